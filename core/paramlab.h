@@ -1,0 +1,8 @@
+/* paramlab.h: the public umbrella header of libparamlab.
+ * Plugins and front ends include this header and nothing else from core/. */
+#pragma once
+
+#define PARAMLAB_INSIDE
+#include "pl-error.h"
+#include "pl-rng.h"
+#undef PARAMLAB_INSIDE

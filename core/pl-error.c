@@ -1,0 +1,3 @@
+#include "pl-error.h"
+
+G_DEFINE_QUARK (paramlab-error-quark, pl_error)
