@@ -5,4 +5,6 @@
 #define PARAMLAB_INSIDE
 #include "pl-error.h"
 #include "pl-rng.h"
+#include "pl-experiment.h"
+#include "pl-dataset.h"
 #undef PARAMLAB_INSIDE
