@@ -5,6 +5,7 @@
 #define PARAMLAB_INSIDE
 #include "pl-error.h"
 #include "pl-rng.h"
+#include "pl-ops.h"
 #include "pl-experiment.h"
 #include "pl-dataset.h"
 #undef PARAMLAB_INSIDE
