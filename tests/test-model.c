@@ -1,0 +1,407 @@
+/* Models, the graph they replay, optimizers and schedules. */
+#include <string.h>
+
+#include "paramlab.h"
+#include "pl-test-util.h"
+
+/* ---- allocation counting ----------------------------------------------------
+ * The test program interposes malloc and friends, so calls made from inside
+ * libparamlab and OpenBLAS are counted too. Sanitizer builds replace malloc
+ * themselves, so there the check is skipped. */
+#if defined(__SANITIZE_ADDRESS__)
+#define PL_COUNT_ALLOCS 0
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define PL_COUNT_ALLOCS 0
+#endif
+#endif
+#ifndef PL_COUNT_ALLOCS
+#define PL_COUNT_ALLOCS 1
+#endif
+
+#if PL_COUNT_ALLOCS
+extern void *__libc_malloc (size_t);
+extern void *__libc_calloc (size_t, size_t);
+extern void *__libc_realloc (void *, size_t);
+extern void *__libc_memalign (size_t, size_t);
+extern void __libc_free (void *);
+static volatile gint alloc_count;
+void *malloc (size_t n) { g_atomic_int_inc (&alloc_count); return __libc_malloc (n); }
+void *calloc (size_t a, size_t b) { g_atomic_int_inc (&alloc_count); return __libc_calloc (a, b); }
+void *realloc (void *p, size_t n) { g_atomic_int_inc (&alloc_count); return __libc_realloc (p, n); }
+void free (void *p) { if (p) g_atomic_int_inc (&alloc_count); __libc_free (p); }
+int posix_memalign (void **p, size_t a, size_t n)
+{
+  g_atomic_int_inc (&alloc_count);
+  *p = __libc_memalign (a, n);
+  return *p ? 0 : 12;
+}
+void *aligned_alloc (size_t a, size_t n) { g_atomic_int_inc (&alloc_count); return __libc_memalign (a, n); }
+void *memalign (size_t a, size_t n) { g_atomic_int_inc (&alloc_count); return __libc_memalign (a, n); }
+#endif
+
+static PlModelSpec
+small_spec (int in, int classes, int batch)
+{
+  PlModelSpec s = { 0 };
+  s.in_features = in;
+  s.sample_shape[0] = in;
+  s.sample_shape[1] = s.sample_shape[2] = 1;
+  s.n_classes = classes;
+  s.max_batch = batch;
+  s.seed = 7;
+  s.activation = PL_ACT_TANH;
+  return s;
+}
+
+static void
+fill_batch (PlModel *m, int n, int classes, guint64 seed)
+{
+  PlRng r;
+  pl_rng_init (&r, seed);
+  float *x = pl_model_get_input_buffer (m);
+  int32_t *y = pl_model_get_label_buffer (m);
+  int in = pl_model_get_spec (m)->in_features;
+  for (int i = 0; i < n * in; i++)
+    x[i] = (float) pl_rng_normal (&r);
+  for (int i = 0; i < n; i++)
+    y[i] = (int32_t) pl_rng_below (&r, classes);
+}
+
+/* Finite differences of the whole model's loss against every parameter: the graph
+ * wiring (reshape aliases, residual adds, shared inputs) is right only if these
+ * agree. Checks a sample of elements of every parameter. */
+static void
+check_model_gradients (PlModel *m, int batch)
+{
+  PlGraph *g = pl_model_get_graph (m);
+  pl_model_zero_grads (m);
+  pl_graph_forward (g, batch, TRUE);
+  pl_graph_backward (g);
+  size_t nf = pl_model_get_n_floats (m);
+  float *analytic = g_memdup2 (pl_model_get_grads (m), nf * sizeof (float));
+  double worst = 0;
+  const char *worst_name = NULL;
+  for (guint i = 0; i < pl_model_get_n_params (m); i++)
+    {
+      PlParam *p = pl_model_get_param (m, i);
+      size_t step = MAX (p->numel / 7, 1);
+      for (size_t j = 0; j < p->numel; j += step)
+        {
+          float keep = p->data[j];
+          const float eps = g_getenv ("PL_FD_EPS") ? atof (g_getenv ("PL_FD_EPS")) : 3e-3f;
+          p->data[j] = keep + eps;
+          double lp = pl_graph_forward (g, batch, TRUE);
+          p->data[j] = keep - eps;
+          double lm = pl_graph_forward (g, batch, TRUE);
+          p->data[j] = keep;
+          double num = (lp - lm) / (2 * eps);
+          double ana = analytic[p->offset + j];
+          double err = fabs (num - ana) / (fabs (num) + fabs (ana) + 1e-2);
+          if (err > worst)
+            {
+              worst = err;
+              worst_name = p->name;
+            }
+          if (err > 0.05)
+            g_error ("%s[%zu]: analytic %.6g vs numeric %.6g", p->name, j, ana, num);
+        }
+    }
+  g_test_message ("worst relative gradient error %.3g at %s", worst,
+                  worst_name ? worst_name : "-");
+  g_free (analytic);
+}
+
+static void
+test_mlp_names_and_groups (void)
+{
+  PlModelSpec s = small_spec (64, 10, 8);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PlModel) m = pl_model_new_mlp (&s, (int[]) { 32, 16 }, 2, &error);
+  g_assert_no_error (error);
+  const char *names[] = { "hidden.0.weight", "hidden.0.bias", "hidden.1.weight",
+                          "hidden.1.bias", "head.weight", "head.bias" };
+  int shapes[][2] = { { 32, 64 }, { 32, 0 }, { 16, 32 }, { 16, 0 }, { 10, 16 }, { 10, 0 } };
+  g_assert_cmpuint (pl_model_get_n_params (m), ==, 6);
+  for (guint i = 0; i < 6; i++)
+    {
+      PlParam *p = pl_model_get_param (m, i);
+      g_assert_cmpstr (p->name, ==, names[i]);
+      g_assert_cmpint (p->shape[0], ==, shapes[i][0]);
+      if (shapes[i][1])
+        g_assert_cmpint (p->shape[1], ==, shapes[i][1]);
+      g_assert_cmpint (p->group, ==, i < 4 ? PL_GROUP_BASE : PL_GROUP_TASK);
+      g_assert_cmpint (p->kind, ==, i % 2 ? PL_PARAM_BIAS : PL_PARAM_WEIGHT);
+      /* one contiguous block */
+      g_assert_true (p->data == pl_model_get_params (m) + p->offset);
+    }
+  g_assert_cmpuint (pl_model_count_trainable (m), ==,
+                    32 * 64 + 32 + 16 * 32 + 16 + 10 * 16 + 10);
+}
+
+static void
+test_mlp_gradients (void)
+{
+  PlModelSpec s = small_spec (6, 3, 5);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PlModel) m = pl_model_new_mlp (&s, (int[]) { 7, 5 }, 2, &error);
+  g_assert_no_error (error);
+  pl_model_init_default (m, 1);
+  fill_batch (m, 4, 3, 2);   /* a partial batch: 4 of 5 rows */
+  check_model_gradients (m, 4);
+}
+
+static void
+test_cnn_gradients (void)
+{
+  PlModelSpec s = small_spec (1 * 6 * 6, 3, 3);
+  s.sample_shape[0] = 1;
+  s.sample_shape[1] = 6;
+  s.sample_shape[2] = 6;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PlModel) m = pl_model_new_cnn (&s, (int[]) { 3, 4 }, 2, 3, &error);
+  g_assert_no_error (error);
+  pl_model_init_default (m, 1);
+  fill_batch (m, 3, 3, 3);
+  check_model_gradients (m, 3);
+}
+
+static void
+test_attention_gradients (void)
+{
+  PlModelSpec s = small_spec (12, 3, 3);
+  s.activation = PL_ACT_GELU;
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PlModel) m = pl_model_new_attention (&s, 4, 8, 2, 2, &error);
+  g_assert_no_error (error);
+  pl_model_init_default (m, 1);
+  g_assert_nonnull (pl_model_lookup_param (m, "layers.1.attn.q_proj.weight"));
+  fill_batch (m, 3, 3, 4);
+  check_model_gradients (m, 3);
+}
+
+static void
+test_attention_bad_tokens (void)
+{
+  PlModelSpec s = small_spec (30, 2, 3);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PlModel) m = pl_model_new_attention (&s, 8, 8, 1, 2, &error);
+  g_assert_null (m);
+  g_assert_error (error, PL_ERROR, PL_ERROR_SHAPE);
+  g_assert_nonnull (strstr (error->message, "tokens"));
+  g_assert_nonnull (strstr (error->message, "30"));
+}
+
+/* A training step (forward, backward, optimizer) replays the graph without
+ * touching the allocator. */
+static void
+test_no_allocation_in_step (void)
+{
+#if PL_COUNT_ALLOCS
+  const char *archs[] = { "mlp", "cnn", "attention" };
+  for (int a = 0; a < 3; a++)
+    {
+      PlModelSpec s = small_spec (64, 10, 16);
+      s.sample_shape[0] = 1;
+      s.sample_shape[1] = 8;
+      s.sample_shape[2] = 8;
+      s.dropout = 0.1f;
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PlModel) m = NULL;
+      if (a == 0)
+        m = pl_model_new_mlp (&s, (int[]) { 32, 16 }, 2, &error);
+      else if (a == 1)
+        m = pl_model_new_cnn (&s, (int[]) { 4, 8 }, 2, 3, &error);
+      else
+        m = pl_model_new_attention (&s, 8, 16, 2, 2, &error);
+      g_assert_no_error (error);
+      pl_model_init_default (m, 1);
+      PlOptimizerConfig oc = { .algorithm = PL_OPTIMIZER_ADAMW, .lr = 1e-3, .beta1 = 0.9,
+                               .beta2 = 0.999, .eps = 1e-8, .weight_decay = 0.01 };
+      g_autoptr (PlOptimizer) opt = pl_optimizer_new (&oc, m, &error);
+      g_assert_no_error (error);
+      PlGraph *g = pl_model_get_graph (m);
+      fill_batch (m, 16, 10, 5);
+      for (int warm = 0; warm < 2; warm++)
+        {
+          pl_model_zero_grads (m);
+          pl_graph_forward (g, 16, TRUE);
+          pl_graph_backward (g);
+          pl_optimizer_step (opt, 1e-3);
+        }
+      /* the counter sees allocations made inside the library's allocator calls */
+      gint probe = g_atomic_int_get (&alloc_count);
+      g_free (g_malloc (32));
+      g_assert_cmpint (g_atomic_int_get (&alloc_count), >=, probe + 2);
+      gint before = g_atomic_int_get (&alloc_count);
+      for (int step = 0; step < 5; step++)
+        {
+          pl_model_zero_grads (m);
+          pl_graph_forward (g, step % 2 ? 16 : 9, TRUE);
+          pl_graph_backward (g);
+          pl_optimizer_step (opt, 1e-3);
+        }
+      gint after = g_atomic_int_get (&alloc_count);
+      if (after != before)
+        g_error ("%s: %d allocator calls during 5 training steps", archs[a],
+                 after - before);
+    }
+#else
+  g_test_skip ("the sanitizer owns malloc");
+#endif
+}
+
+static void
+test_sgd_momentum_matches_formula (void)
+{
+  PlModelSpec s = small_spec (2, 2, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PlModel) m = pl_model_new_mlp (&s, NULL, 0, &error);
+  g_assert_no_error (error);
+  PlParam *w = pl_model_lookup_param (m, "head.weight");
+  for (int nesterov = 0; nesterov < 2; nesterov++)
+    {
+      PlOptimizerConfig oc = { .algorithm = PL_OPTIMIZER_SGD, .lr = 0.1, .momentum = 0.9,
+                               .nesterov = nesterov, .weight_decay = 0.01 };
+      g_autoptr (PlOptimizer) opt = pl_optimizer_new (&oc, m, &error);
+      g_assert_no_error (error);
+      double p = 1.0, buf = 0;
+      w->data[0] = 1.0f;
+      for (int t = 0; t < 5; t++)
+        {
+          double grad = 0.5 + t;
+          w->grad[0] = (float) grad;
+          pl_optimizer_step (opt, 0.1);
+          double d = grad + 0.01 * p;
+          buf = t == 0 ? d : 0.9 * buf + d;
+          p -= 0.1 * (nesterov ? d + 0.9 * buf : buf);
+          pl_assert_close (w->data[0], p, 1e-5, 1e-5);
+        }
+    }
+}
+
+static void
+test_adam_matches_formula (void)
+{
+  PlModelSpec s = small_spec (2, 2, 1);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PlModel) m = pl_model_new_mlp (&s, NULL, 0, &error);
+  PlParam *w = pl_model_lookup_param (m, "head.weight");
+  for (int decoupled = 0; decoupled < 2; decoupled++)
+    {
+      PlOptimizerConfig oc = { .algorithm = decoupled ? PL_OPTIMIZER_ADAMW : PL_OPTIMIZER_ADAM,
+                               .lr = 0.01, .beta1 = 0.9, .beta2 = 0.999, .eps = 1e-8,
+                               .weight_decay = 0.1 };
+      g_autoptr (PlOptimizer) opt = pl_optimizer_new (&oc, m, &error);
+      g_assert_no_error (error);
+      double p = 0.5, mm = 0, vv = 0;
+      w->data[0] = 0.5f;
+      for (int t = 1; t <= 6; t++)
+        {
+          double grad = t % 2 ? 0.3 : -0.7;
+          w->grad[0] = (float) grad;
+          pl_optimizer_step (opt, 0.01);
+          if (decoupled)
+            p *= 1 - 0.01 * 0.1;
+          else
+            grad += 0.1 * p;
+          mm = 0.9 * mm + 0.1 * grad;
+          vv = 0.999 * vv + 0.001 * grad * grad;
+          double denom = sqrt (vv) / sqrt (1 - pow (0.999, t)) + 1e-8;
+          p -= 0.01 / (1 - pow (0.9, t)) * mm / denom;
+          pl_assert_close (w->data[0], p, 1e-6, 1e-5);
+        }
+    }
+}
+
+static void
+test_frozen_and_masked (void)
+{
+  PlModelSpec s = small_spec (4, 3, 2);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PlModel) m = pl_model_new_mlp (&s, (int[]) { 5 }, 1, &error);
+  pl_model_init_default (m, 3);
+  pl_model_freeze_group (m, PL_GROUP_BASE, TRUE);
+  PlParam *hw = pl_model_lookup_param (m, "hidden.0.weight");
+  PlParam *head = pl_model_lookup_param (m, "head.weight");
+  float *mask = pl_model_ensure_mask (m, head);
+  mask[0] = mask[3] = 0.0f;
+  pl_model_apply_masks (m);
+  float *before = g_memdup2 (hw->data, hw->numel * sizeof (float));
+  PlOptimizerConfig oc = { .algorithm = PL_OPTIMIZER_SGD, .lr = 0.5, .momentum = 0.9 };
+  g_autoptr (PlOptimizer) opt = pl_optimizer_new (&oc, m, &error);
+  fill_batch (m, 2, 3, 9);
+  for (int t = 0; t < 10; t++)
+    {
+      pl_model_zero_grads (m);
+      pl_graph_forward (pl_model_get_graph (m), 2, TRUE);
+      pl_graph_backward (pl_model_get_graph (m));
+      pl_optimizer_step (opt, 0.5);
+    }
+  g_assert_cmpmem (before, hw->numel * sizeof (float), hw->data, hw->numel * sizeof (float));
+  g_assert_cmpfloat (head->data[0], ==, 0.0f);
+  g_assert_cmpfloat (head->data[3], ==, 0.0f);
+  g_assert_cmpfloat (head->data[1], !=, 0.0f);
+  g_assert_cmpuint (pl_model_count_trainable (m), ==, head->numel - 2 + 3);
+  g_free (before);
+}
+
+static void
+test_schedules (void)
+{
+  PlSchedule s = { .kind = PL_SCHEDULE_STEP, .base_lr = 1.0, .step_size = 2, .gamma = 0.1,
+                   .steps_per_epoch = 10 };
+  pl_assert_close (pl_schedule_lr (&s, 0), 1.0, 1e-12, 0);
+  pl_assert_close (pl_schedule_lr (&s, 19), 1.0, 1e-12, 0);
+  pl_assert_close (pl_schedule_lr (&s, 20), 0.1, 1e-12, 0);
+  pl_assert_close (pl_schedule_lr (&s, 45), 0.01, 1e-12, 0);
+  PlSchedule c = { .kind = PL_SCHEDULE_COSINE, .base_lr = 1.0, .total_steps = 100 };
+  pl_assert_close (pl_schedule_lr (&c, 0), 1.0, 1e-12, 0);
+  pl_assert_close (pl_schedule_lr (&c, 50), 0.5, 1e-12, 0);
+  pl_assert_close (pl_schedule_lr (&c, 100), 0.0, 1e-12, 0);
+  PlSchedule w = { .kind = PL_SCHEDULE_CONSTANT, .base_lr = 0.4, .warmup_steps = 4 };
+  pl_assert_close (pl_schedule_lr (&w, 0), 0.1, 1e-12, 0);
+  pl_assert_close (pl_schedule_lr (&w, 3), 0.4, 1e-12, 0);
+  pl_assert_close (pl_schedule_lr (&w, 10), 0.4, 1e-12, 0);
+}
+
+static void
+test_binary_metrics (void)
+{
+  /* scores and labels with a known ROC-AUC (scikit-learn: 0.75) and AP */
+  float scores[] = { 0.1f, 0.4f, 0.35f, 0.8f };
+  int32_t labels[] = { 0, 0, 1, 1 };
+  uint32_t scratch[4];
+  PlBinaryMetrics bm;
+  pl_metrics_binary (scores, labels, 4, scratch, &bm);
+  pl_assert_close (bm.roc_auc, 0.75, 1e-12, 0);
+  pl_assert_close (bm.pr_auc, 0.8333333333, 1e-9, 0);
+  pl_assert_close (bm.precision, 1.0, 1e-12, 0);
+  pl_assert_close (bm.recall, 0.5, 1e-12, 0);
+  pl_assert_close (bm.f1, 2.0 / 3.0, 1e-12, 0);
+  /* ties count one half */
+  float tied[] = { 0.5f, 0.5f };
+  int32_t tl[] = { 0, 1 };
+  pl_metrics_binary (tied, tl, 2, scratch, &bm);
+  pl_assert_close (bm.roc_auc, 0.5, 1e-12, 0);
+  pl_assert_close (pl_metrics_recall_at_precision (scores, labels, 4, scratch, 1.0), 0.5,
+                   1e-12, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/core/model/mlp/names", test_mlp_names_and_groups);
+  g_test_add_func ("/core/model/mlp/gradients", test_mlp_gradients);
+  g_test_add_func ("/core/model/cnn/gradients", test_cnn_gradients);
+  g_test_add_func ("/core/model/attention/gradients", test_attention_gradients);
+  g_test_add_func ("/core/model/attention/bad-tokens", test_attention_bad_tokens);
+  g_test_add_func ("/core/model/no-allocation-in-step", test_no_allocation_in_step);
+  g_test_add_func ("/core/optim/sgd", test_sgd_momentum_matches_formula);
+  g_test_add_func ("/core/optim/adam", test_adam_matches_formula);
+  g_test_add_func ("/core/optim/frozen-and-masked", test_frozen_and_masked);
+  g_test_add_func ("/core/optim/schedules", test_schedules);
+  g_test_add_func ("/core/metrics/binary", test_binary_metrics);
+  return g_test_run ();
+}
