@@ -37,7 +37,7 @@ static const char * const table_sections[] = {
   "experiment", "data", "model", "train", NULL
 };
 static const char * const slot_sections[] = {
-  "init", "gate", "prune", "quant", "lr-policy", "arch", NULL
+  "init", "gate", "prune", "quant", "lr-policy", "arch", "dataset", NULL
 };
 #define N_SLOTS (G_N_ELEMENTS (slot_sections) - 1)
 

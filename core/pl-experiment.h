@@ -6,7 +6,7 @@
  *
  * Loading checks every key on its own and reports the file, line, section, key and
  * what is allowed; pl_experiment_validate() then checks the rules that span keys.
- * The plugin slot sections ([init], [gate], [prune], [quant], [lr-policy], [arch])
+ * The plugin slot sections ([init], [gate], [prune], [quant], [lr-policy], [arch], [dataset])
  * are passed through untyped with their lines: the plugin engine checks them
  * against the GObject properties of the chosen plugin.
  *

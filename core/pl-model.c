@@ -259,15 +259,65 @@ pl_model_init_default (PlModel *m, guint64 seed)
 
 /* ---- builders -------------------------------------------------------------- */
 
-static PlTensor *
-param_tensor (PlGraph *g, PlParam *p)
+PlTensor *
+pl_model_param_tensor (PlModel *m, PlGraph *g, PlParam *p)
 {
   return pl_graph_param (g, p->name, p->data, p->grad, p->ndim, p->shape);
 }
 
-/* The common tail: logits -> loss, then hand the graph to the model. */
-static gboolean
-finish (PlModel *m, PlGraph *g, PlTensor *input, PlTensor *logits, GError **error)
+PlTensor *
+pl_model_weight_tensor (PlModel *m, PlGraph *g, PlParam *p)
+{
+  PlTensor *w = pl_model_param_tensor (m, g, p);
+  for (guint i = 0; i < m->spec.n_hooks; i++)
+    if (m->spec.hooks[i]->wrap_weight)
+      w = m->spec.hooks[i]->wrap_weight (m, g, p, w, m->spec.hooks[i]->user_data);
+  return w;
+}
+
+PlTensor *
+pl_model_input_tensor (PlModel *m, PlGraph *g, PlParam *weight, PlTensor *x)
+{
+  for (guint i = 0; i < m->spec.n_hooks; i++)
+    if (m->spec.hooks[i]->wrap_input)
+      x = m->spec.hooks[i]->wrap_input (m, g, weight, x, m->spec.hooks[i]->user_data);
+  return x;
+}
+
+void
+pl_model_declare_units (PlModel *m, int layer, int width)
+{
+  for (guint i = 0; i < m->spec.n_hooks; i++)
+    if (m->spec.hooks[i]->declare_units)
+      m->spec.hooks[i]->declare_units (m, layer, width, m->spec.hooks[i]->user_data);
+}
+
+PlTensor *
+pl_model_wrap_units (PlModel *m, PlGraph *g, int layer, PlTensor *h)
+{
+  for (guint i = 0; i < m->spec.n_hooks; i++)
+    if (m->spec.hooks[i]->wrap_units)
+      h = m->spec.hooks[i]->wrap_units (m, g, layer, h, m->spec.hooks[i]->user_data);
+  return h;
+}
+
+/* a dense or conv layer's input and weight, through the build hooks */
+#define param_tensor(g, p) pl_model_param_tensor (m, (g), (p))
+#define weight_tensor(g, p) pl_model_weight_tensor (m, (g), (p))
+
+/* the next two parameters are a dense layer's weight and bias */
+static PlTensor *
+add_linear (PlModel *m, PlGraph *g, guint *pi, PlTensor *x)
+{
+  PlParam *wp = pl_model_get_param (m, (*pi)++);
+  PlTensor *w = weight_tensor (g, wp);
+  PlTensor *b = param_tensor (g, pl_model_get_param (m, (*pi)++));
+  return pl_graph_linear (g, pl_model_input_tensor (m, g, wp, x), w, b);
+}
+
+gboolean
+pl_model_finish_graph (PlModel *m, PlGraph *g, PlTensor *input, PlTensor *logits,
+                       GError **error)
 {
   PlTensor *loss = m->spec.mse_loss ? pl_graph_mse (g, logits)
                                     : pl_graph_softmax_xent (g, logits);
@@ -317,6 +367,7 @@ pl_model_new_mlp (const PlModelSpec *spec, const int *hidden, int n_hidden,
                           (int[]) { hidden[k], in });
       pl_model_add_param (m, b, PL_PARAM_BIAS, PL_GROUP_BASE, PL_LAYER_DENSE, 1,
                           (int[]) { hidden[k] });
+      pl_model_declare_units (m, k, hidden[k]);
       in = hidden[k];
     }
   pl_model_add_param (m, "head.weight", PL_PARAM_WEIGHT, PL_GROUP_TASK, PL_LAYER_DENSE, 2,
@@ -332,17 +383,14 @@ pl_model_new_mlp (const PlModelSpec *spec, const int *hidden, int n_hidden,
   guint pi = 0;
   for (int k = 0; k < n_hidden; k++)
     {
-      PlTensor *w = param_tensor (g, pl_model_get_param (m, pi++));
-      PlTensor *b = param_tensor (g, pl_model_get_param (m, pi++));
-      x = pl_graph_linear (g, x, w, b);
+      x = add_linear (m, g, &pi, x);
       x = pl_graph_activation (g, x, spec->activation);
+      x = pl_model_wrap_units (m, g, k, x);
       if (spec->dropout > 0)
         x = pl_graph_dropout (g, x, spec->dropout);
     }
-  PlTensor *w = param_tensor (g, pl_model_get_param (m, pi++));
-  PlTensor *b = param_tensor (g, pl_model_get_param (m, pi++));
-  PlTensor *logits = pl_graph_linear (g, x, w, b);
-  if (!finish (m, g, input, logits, error))
+  PlTensor *logits = add_linear (m, g, &pi, x);
+  if (!pl_model_finish_graph (m, g, input, logits, error))
     return NULL;
   return g_steal_pointer (&m);
 }
@@ -405,9 +453,11 @@ pl_model_new_cnn (const PlModelSpec *spec, const int *channels, int n_channels,
   guint pi = 0;
   for (int k = 0; k < n_channels; k++)
     {
-      PlTensor *wt = param_tensor (g, pl_model_get_param (m, pi++));
+      PlParam *wp = pl_model_get_param (m, pi++);
+      PlTensor *wt = weight_tensor (g, wp);
       PlTensor *bt = param_tensor (g, pl_model_get_param (m, pi++));
-      x = pl_graph_conv2d (g, x, wt, bt, 1, kernel_size / 2);
+      x = pl_graph_conv2d (g, pl_model_input_tensor (m, g, wp, x), wt, bt, 1,
+                           kernel_size / 2);
       x = pl_graph_activation (g, x, spec->activation);
       if (pool[k])
         x = pl_graph_maxpool2d (g, x, 2, 2);
@@ -415,21 +465,12 @@ pl_model_new_cnn (const PlModelSpec *spec, const int *channels, int n_channels,
   x = pl_graph_reshape (g, x, 1, (int[]) { flat });
   if (spec->dropout > 0)
     x = pl_graph_dropout (g, x, spec->dropout);
-  PlTensor *wt = param_tensor (g, pl_model_get_param (m, pi++));
-  PlTensor *bt = param_tensor (g, pl_model_get_param (m, pi++));
-  PlTensor *logits = pl_graph_linear (g, x, wt, bt);
-  if (!finish (m, g, input, logits, error))
+  PlTensor *logits = add_linear (m, g, &pi, x);
+  if (!pl_model_finish_graph (m, g, input, logits, error))
     return NULL;
   return g_steal_pointer (&m);
 }
 
-static PlTensor *
-add_linear (PlModel *m, PlGraph *g, guint *pi, PlTensor *x)
-{
-  PlTensor *w = param_tensor (g, pl_model_get_param (m, (*pi)++));
-  PlTensor *b = param_tensor (g, pl_model_get_param (m, (*pi)++));
-  return pl_graph_linear (g, x, w, b);
-}
 
 static PlTensor *
 add_norm (PlModel *m, PlGraph *g, guint *pi, PlTensor *x)
@@ -538,7 +579,7 @@ pl_model_new_attention (const PlModelSpec *spec, int tokens, int width, int laye
   x = add_norm (m, g, &pi, x);
   x = pl_graph_mean_tokens (g, x);
   PlTensor *logits = add_linear (m, g, &pi, x);
-  if (!finish (m, g, input, logits, error))
+  if (!pl_model_finish_graph (m, g, input, logits, error))
     return NULL;
   return g_steal_pointer (&m);
 }

@@ -56,6 +56,26 @@ typedef struct {
 
 typedef struct _PlModel PlModel;
 
+/* Plugins that live inside the forward pass (sparsity gates, fake quantization)
+ * join a model while it is built. Each callback may be NULL. */
+typedef struct {
+  /* Before the parameter block exists: declare parameters for hidden layer @layer
+   * of @width units (pl_model_add_param). */
+  void      (*declare_units) (PlModel *m, int layer, int width, gpointer user_data);
+  /* Building the graph: the hidden units of @layer after their activation,
+   * h [B, width]; return the tensor the next layer reads (h itself to leave it). */
+  PlTensor *(*wrap_units)    (PlModel *m, PlGraph *g, int layer, PlTensor *h,
+                              gpointer user_data);
+  /* A weight (dense or conv) as a layer reads it; return a transformed tensor of
+   * the same shape, or @w. */
+  PlTensor *(*wrap_weight)   (PlModel *m, PlGraph *g, PlParam *p, PlTensor *w,
+                              gpointer user_data);
+  /* The activation entering the layer whose weight is @p. */
+  PlTensor *(*wrap_input)    (PlModel *m, PlGraph *g, PlParam *p, PlTensor *x,
+                              gpointer user_data);
+  gpointer user_data;
+} PlModelBuildHooks;
+
 typedef struct {
   int in_features;
   int sample_shape[3];    /* C, H, W of one sample (for cnn); {in, 1, 1} otherwise */
@@ -65,6 +85,8 @@ typedef struct {
   PlActivation activation;
   float dropout;
   gboolean mse_loss;      /* regression-style loss on one-hot targets */
+  const PlModelBuildHooks *const *hooks;  /* n_hooks entries, or NULL */
+  guint n_hooks;
 } PlModelSpec;
 
 /* Construction in three steps: declare parameters, finalize (allocates the
@@ -79,6 +101,20 @@ void      pl_model_set_graph        (PlModel *m, PlGraph *graph, PlTensor *input
                                      PlTensor *logits, PlTensor *loss);
 void      pl_model_free             (PlModel *m);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PlModel, pl_model_free)
+
+/* For architecture plugins that build their own graph: the same calls the
+ * built-in builders make. pl_model_weight_tensor() wraps a weight through the
+ * build hooks; pl_model_input_tensor() the activation entering its layer;
+ * pl_model_declare_units()/pl_model_wrap_units() a hidden layer's units. */
+PlTensor *pl_model_param_tensor     (PlModel *m, PlGraph *g, PlParam *p);
+PlTensor *pl_model_weight_tensor    (PlModel *m, PlGraph *g, PlParam *p);
+PlTensor *pl_model_input_tensor     (PlModel *m, PlGraph *g, PlParam *weight, PlTensor *x);
+void      pl_model_declare_units    (PlModel *m, int layer, int width);
+PlTensor *pl_model_wrap_units       (PlModel *m, PlGraph *g, int layer, PlTensor *h);
+/* logits -> loss (cross-entropy or mse per the spec), finalize the graph and hand
+ * it to the model. On failure the graph is freed. */
+gboolean  pl_model_finish_graph     (PlModel *m, PlGraph *g, PlTensor *input,
+                                     PlTensor *logits, GError **error);
 
 /* The built-in architectures. hidden/channels are layer widths. */
 PlModel  *pl_model_new_mlp          (const PlModelSpec *spec, const int *hidden,
