@@ -991,7 +991,7 @@ pl_run_execute (PlRun *run, GError **error)
         break;
       double secs = (g_get_monotonic_time () - t_epoch) / 1e6;
       pl_run_log_metric (run, "train/acc", (double) epoch_correct / epoch_samples);
-      pl_run_log_metric (run, "train/epoch_loss", epoch_loss / epoch_samples);
+      pl_run_log_metric (run, "train/loss_epoch", epoch_loss / epoch_samples);
       pl_run_log_metric (run, "perf/samples_per_s", secs > 0 ? epoch_samples / secs : 0);
       pl_run_log_metric (run, "epoch", run->epoch + 1);
       if (!pl_all_finite (pl_model_get_params (run->model),

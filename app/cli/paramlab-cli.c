@@ -162,12 +162,20 @@ on_event (PlRun *run, PlRunEventKind kind, const char *json, gpointer user_data)
   fflush (out);
 }
 
+static gboolean
+quit_loop (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
 static gpointer
 train_thread (gpointer data)
 {
   RunContext *ctx = data;
   ctx->ok = pl_run_execute (ctx->run, &ctx->error);
-  g_main_loop_quit (ctx->loop);
+  /* through the loop's context: a quit before g_main_loop_run() would be lost */
+  g_idle_add (quit_loop, ctx->loop);
   return NULL;
 }
 

@@ -312,7 +312,7 @@ pl_cli_cmd_list (int argc, char **argv)
       cell_num (row, r->final_val_acc);
       cell_num (row, r->final_sparsity);
       if (r->last_step >= 0)
-        cell (row, "%" G_GINT64_FORMAT, r->last_step + 1);
+        cell (row, "%" G_GINT64_FORMAT, r->last_step);
       else
         cell (row, "%s", "");
       cell_time (row, r->started_at > 0 ? r->started_at : r->created_at);
