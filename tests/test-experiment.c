@@ -934,7 +934,7 @@ test_slots (void)
 
   g_assert_cmpstrv (pl_experiment_get_slot_sections (),
                     ((const char *[]) { "init", "gate", "prune", "quant", "lr-policy",
-                                        "arch", NULL }));
+                                        "arch", "dataset", NULL }));
 }
 
 /* ------------------------------------------------------------------- docs */
