@@ -960,6 +960,7 @@ keep_first_error (GError **first, GError *error)
     *first = error;
 }
 
+/* Keeps the first failure of a transaction: which point, and why. */
 static void
 writer_point_failed (PlRunStore *self, const PlPoint *p, const char *reason,
                      GError **first_error)
@@ -973,8 +974,9 @@ writer_point_failed (PlRunStore *self, const PlPoint *p, const char *reason,
                reason, self->path);
 }
 
-/* Whether run_id exists: 1 or 0, or an SQLite error code (> 1). The answers are
- * cached in known (gint64 pairs of id, answer) for the current transaction. */
+/* Whether run_id exists: SQLITE_ROW if it does, SQLITE_DONE if not, or an SQLite
+ * error code. The answers are cached in known (gint64 pairs of id, answer) for the
+ * current transaction. */
 static int
 writer_run_exists (PlRunStore *self, gint64 run_id, GArray *known)
 {
@@ -985,12 +987,12 @@ writer_run_exists (PlRunStore *self, gint64 run_id, GArray *known)
   int rc = sqlite3_bind_int64 (self->w_run_check, 1, run_id);
   if (rc == SQLITE_OK)
     rc = sqlite3_step (self->w_run_check);
-  int answer = rc == SQLITE_ROW ? 1 : rc == SQLITE_DONE ? 0 : rc;
+  int answer = rc;
   /* after a failed step, reset repeats its error, kept in answer */
   rc = sqlite3_reset (self->w_run_check);
-  if (answer <= 1 && rc != SQLITE_OK)
+  if ((answer == SQLITE_ROW || answer == SQLITE_DONE) && rc != SQLITE_OK)
     answer = rc;
-  if (answer <= 1)
+  if (answer == SQLITE_ROW || answer == SQLITE_DONE)
     {
       gint64 entry[2] = { run_id, answer };
       g_array_append_vals (known, entry, 2);
@@ -1030,10 +1032,11 @@ writer_store_group (PlRunStore *self, PlChunk *first, PlChunk *end, guint64 n_po
         if (p->run_id != last_run)
           {
             int exists = writer_run_exists (self, p->run_id, known_runs);
-            if (exists != 1)
+            if (exists != SQLITE_ROW)
               {
                 writer_point_failed (self, p,
-                                     exists == 0 ? "no such run" : sqlite_message (self->wdb, exists),
+                                     exists == SQLITE_DONE ? "no such run"
+                                                           : sqlite_message (self->wdb, exists),
                                      first_error);
                 n_failed++;
                 continue;

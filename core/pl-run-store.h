@@ -246,8 +246,9 @@ GPtrArray  *pl_run_store_list_checkpoints (PlRunStore *self, gint64 run_id, GErr
 
 /* Logs value of key at step for run_id, stamped with the wall time now. Never
  * touches the disk and never waits for it: the point is appended to an in-memory
- * buffer under a mutex (no allocation except for a key not seen before and when a
- * 4096-point chunk fills while the writer thread is behind) and the writer thread
+ * buffer under a mutex (no allocation except on the first call, which starts the
+ * writer thread, for a key not seen before, and when a 4096-point chunk fills while
+ * the writer thread is behind) and the writer thread
  * stores it within ~100 ms, in batched transactions. Logging the same (run, key,
  * step) twice keeps the last value. A point that cannot be stored (no such run,
  * disk full) is reported by the next pl_run_store_flush(). Callable from any
