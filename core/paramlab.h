@@ -22,6 +22,7 @@
 #include "pl-pruning-criterion.h"
 #include "pl-pruning-schedule.h"
 #include "pl-pruner.h"
+#include "pl-prune-stats.h"
 #include "pl-quantizer.h"
 #include "pl-lr-policy.h"
 #include "pl-architecture.h"

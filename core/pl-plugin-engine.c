@@ -1,5 +1,6 @@
 #include "pl-plugin-engine.h"
 
+#include <gmodule.h>
 #include <libpeas/peas.h>
 #include <math.h>
 #include <stdlib.h>
@@ -145,12 +146,35 @@ compare_desc (gconstpointer a, gconstpointer b)
   return g_strcmp0 (x->id, y->id);
 }
 
+/* Opens the module of @info as libpeas's C loader will, and checks that it has
+ * peas_register_types. Returns the open module, to be closed once libpeas holds
+ * it, or NULL with the reason in @reason: libpeas itself only warns on stderr and
+ * says "Failed to load". (transfer full) */
+static GModule *
+open_module (PeasPluginInfo *info, char **reason)
+{
+  g_autofree char *path = g_module_build_path (peas_plugin_info_get_module_dir (info),
+                                               peas_plugin_info_get_module_name (info));
+  GModule *module = g_module_open (path, G_MODULE_BIND_LAZY | G_MODULE_BIND_LOCAL);
+  gpointer symbol = NULL;
+  if (!module)
+    *reason = g_strdup_printf ("failed to load: %s", g_module_error ());
+  else if (!g_module_symbol (module, "peas_register_types", &symbol))
+    {
+      *reason = g_strdup_printf ("failed to load: %s has no peas_register_types function",
+                                 path);
+      g_module_close (module);
+      module = NULL;
+    }
+  return module;
+}
+
 /* Reads every .plugin file found, checks slot and ABI, and loads the module. */
 static void
 scan (PlPluginEngine *self)
 {
   peas_engine_rescan_plugins (self->peas);
-  GHashTable *seen = g_hash_table_new (g_str_hash, g_str_equal);
+  GHashTable *seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   for (const GList *l = peas_engine_get_plugin_list (self->peas); l; l = l->next)
     {
       PeasPluginInfo *info = l->data;
@@ -168,6 +192,7 @@ scan (PlPluginEngine *self)
                               || g_str_has_prefix (d->dir, PL_BUILD_DIR "/plugins"));
       const char *abi = peas_plugin_info_get_external_data (info, "Paramlab-ABI");
       GType iface = pl_plugin_slot_get_interface (d->slot);
+      GModule *module = NULL;
       g_autofree char *key = g_strdup_printf ("%s/%s", d->slot ? d->slot : "", d->id);
 
       if (g_hash_table_contains (seen, key))
@@ -188,6 +213,10 @@ scan (PlPluginEngine *self)
           d->error = g_strdup_printf ("X-Paramlab-Slot is \"%s\"; expected one of %s",
                                       d->slot ? d->slot : "(missing)", known);
         }
+      else if (!(module = open_module (info, &d->error)))
+        {
+          /* d->error says why; libpeas is not asked, so it prints no warnings */
+        }
       else if (!peas_engine_load_plugin (self->peas, info))
         {
           g_autoptr (GError) error = NULL;
@@ -200,6 +229,7 @@ scan (PlPluginEngine *self)
                                     g_type_name (iface));
       else
         d->loaded = TRUE;
+      g_clear_pointer (&module, g_module_close);
       if (d->error)
         g_debug ("plugin %s skipped: %s", d->id, d->error);
       g_hash_table_add (seen, g_strdup (key));

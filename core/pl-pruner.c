@@ -14,7 +14,9 @@ struct _PlPruner {
   size_t total;        /* prunable elements */
   float *scores;       /* [total], aligned with params in order */
   float *sorted;       /* scratch for selection */
+  float *flat;         /* [total] scratch mask for the global ranking */
   GPtrArray *metric_keys; /* "sparsity/<name>", parallel to params */
+  double target;       /* largest target of prune_to so far */
 };
 
 GType
@@ -54,6 +56,7 @@ pl_pruner_new (PlRun *run, PlPruningCriterion *criterion)
     }
   p->scores = g_new (float, MAX (p->total, 1));
   p->sorted = g_new (float, MAX (p->total, 1));
+  p->flat = g_new (float, MAX (p->total, 1));
   return p;
 }
 
@@ -67,6 +70,7 @@ pl_pruner_free (PlPruner *p)
   g_ptr_array_unref (p->metric_keys);
   g_free (p->scores);
   g_free (p->sorted);
+  g_free (p->flat);
   g_free (p);
 }
 
@@ -76,7 +80,8 @@ pl_pruner_get_run (PlPruner *p)
   return p->run;
 }
 
-/* Scores of every prunable weight; masked weights get -inf so they rank first. */
+/* Scores of every prunable weight; masked weights (and NaN scores) get -inf so
+ * they rank first. A criterion's own -inf marks a weight that must go. */
 static gboolean
 compute_scores (PlPruner *p, GError **error)
 {
@@ -107,11 +112,16 @@ cmp_float (const void *a, const void *b)
   return (x > y) - (x < y);
 }
 
-/* Masks the k lowest of scores[0..n) in mask[0..n). Ties at the threshold are
- * broken by position, so exactly k are masked. */
+/* Masks the k lowest of scores[0..n) in mask[0..n), and every -inf score even
+ * beyond k (already masked, or marked by the criterion). Ties at the threshold
+ * are broken by position, so exactly max(k, count of -inf) are masked. */
 static void
 mask_lowest (const float *scores, float *mask, float *scratch, size_t n, size_t k)
 {
+  size_t forced = 0;
+  for (size_t j = 0; j < n; j++)
+    forced += scores[j] == -INFINITY;
+  k = MAX (k, forced);
   if (k == 0)
     return;
   if (k >= n)
@@ -150,6 +160,7 @@ pl_pruner_prune_to (PlPruner *p, double sparsity, PlPruneScope scope, GError **e
     }
   if (!compute_scores (p, error))
     return FALSE;
+  p->target = MAX (p->target, sparsity);
   if (scope == PL_PRUNE_SCOPE_LAYER)
     {
       float *s = p->scores;
@@ -165,7 +176,7 @@ pl_pruner_prune_to (PlPruner *p, double sparsity, PlPruneScope scope, GError **e
     {
       /* one ranking: mask into a flat copy, then scatter back */
       size_t k = (size_t) llround (sparsity * (double) p->total);
-      g_autofree float *flat = g_new (float, MAX (p->total, 1));
+      float *flat = p->flat;
       for (size_t j = 0; j < p->total; j++)
         flat[j] = 1.0f;
       mask_lowest (p->scores, flat, p->sorted, p->total, k);
@@ -183,6 +194,12 @@ pl_pruner_prune_to (PlPruner *p, double sparsity, PlPruneScope scope, GError **e
   return TRUE;
 }
 
+double
+pl_pruner_get_target (PlPruner *p)
+{
+  return p->target;
+}
+
 gboolean
 pl_pruner_prune_by_magnitude (PlPruner *p, double threshold, GError **error)
 {
@@ -192,11 +209,13 @@ pl_pruner_prune_by_magnitude (PlPruner *p, double threshold, GError **error)
                    "magnitude threshold %g must be zero or more", threshold);
       return FALSE;
     }
+  /* compared in float, so a weight stored as the threshold itself stays */
+  const float thr = (float) threshold;
   for (guint i = 0; i < p->params->len; i++)
     {
       PlParam *prm = p->params->pdata[i];
       for (size_t j = 0; j < prm->numel; j++)
-        if (fabsf (prm->data[j]) < threshold)
+        if (fabsf (prm->data[j]) < thr)
           prm->mask[j] = 0.0f;
     }
   pl_model_apply_masks (pl_run_get_model (p->run));

@@ -32,9 +32,13 @@ PlRun    *pl_pruner_get_run (PlPruner *pruner);
 
 /* Masks the lowest-scoring weights until @sparsity (0..1) of the prunable weights
  * are zero, per tensor or globally. Weights already masked count toward it and
- * stay masked. Then reports the sparsity metrics. */
+ * stay masked. A criterion score of -inf means "must go": such weights are
+ * masked even beyond @sparsity. Then reports the sparsity metrics. */
 gboolean  pl_pruner_prune_to (PlPruner *pruner, double sparsity, PlPruneScope scope,
                               GError **error);
+/* The largest @sparsity pl_pruner_prune_to() was asked for so far, 0 before
+ * the first prune: a schedule prunes when its target rises above it. */
+double    pl_pruner_get_target (PlPruner *pruner);
 /* Masks every prunable weight with |w| < @threshold, then reports. */
 gboolean  pl_pruner_prune_by_magnitude (PlPruner *pruner, double threshold,
                                         GError **error);

@@ -1,0 +1,275 @@
+/* The taylor criterion: |w * dL/dw| accumulated (sum or EMA), reset after a prune,
+ * checked against finite differences of the loss, its options, and a run. */
+#include <math.h>
+#include <string.h>
+
+#include "../pruning-test-util.h"
+
+#define TAYLOR_RUN "[prune]\ncriterion=taylor\nschedule=one-shot\n"
+
+static void
+test_listed (void)
+{
+  const PlPluginDesc *d = pl_plugin_engine_lookup (pt_engine (), PL_SLOT_PRUNE_CRITERION,
+                                                   "taylor");
+  g_assert_nonnull (d);
+  g_assert_true (d->loaded);
+  g_autoptr (GObject) p = pl_plugin_engine_create (pt_engine (), PL_SLOT_PRUNE_CRITERION,
+                                                   "taylor", NULL);
+  g_assert_true (PL_IS_PRUNING_CRITERION (p));
+  g_assert_true (PL_IS_RUN_ADDIN (p));
+  GParamSpec *acc = g_object_class_find_property (G_OBJECT_GET_CLASS (p), "accumulate");
+  g_autofree char *allowed = pl_plugin_describe_option (acc);
+  g_assert_cmpstr (allowed, ==, "one of sum, ema");
+  g_autofree char *def = pl_plugin_option_default_text (acc);
+  g_assert_cmpstr (def, ==, "sum");
+  g_autofree char *json = pl_plugin_options_to_json (p);
+  g_assert_nonnull (strstr (json, "\"reset-after-prune\":true"));
+}
+
+/* Writes w and g into the first four entries of @p. */
+static void
+set_wg (PlParam *p, const float *w, const float *g)
+{
+  memcpy (p->data, w, 4 * sizeof (float));
+  memcpy (p->grad, g, 4 * sizeof (float));
+}
+
+/* Two accumulated steps with hand-picked w and g: S is the sum of |w g| or its
+ * EMA, as configured. */
+static void
+test_accumulate (void)
+{
+  static const float w1[4] = { 0.5f, -0.5f, 2.0f, 0.0f }, g1[4] = { 0.1f, 0.1f, -0.25f, 3.0f };
+  static const float w2[4] = { 1.0f, -0.25f, 1.0f, 0.5f }, g2[4] = { -0.2f, -0.4f, 0.0f, 1.0f };
+  static const struct {
+    const char *opts;
+    float expect[4];
+  } cases[] = {
+    /* |w1 g1| + |w2 g2| */
+    { "accumulate=sum\n", { 0.05f + 0.2f, 0.05f + 0.1f, 0.5f + 0.0f, 0.0f + 0.5f } },
+    /* S1 = (1 - d) t1; S2 = d S1 + (1 - d) t2 with d = 0.5 */
+    { "accumulate=ema\ndecay=0.5\n",
+      { 0.25f * 0.05f + 0.5f * 0.2f, 0.25f * 0.05f + 0.5f * 0.1f, 0.25f * 0.5f,
+        0.5f * 0.5f } },
+    /* decay only applies to ema */
+    { "accumulate=sum\ndecay=0.5\n", { 0.25f, 0.15f, 0.5f, 0.5f } },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autofree char *extra = g_strconcat (TAYLOR_RUN, cases[c].opts, NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PtRun) r = pt_run_new (extra, &error);
+      g_assert_no_error (error);
+      GObject *crit = pt_criterion (r);
+      PlParam *p = pl_model_lookup_param (pl_run_get_model (r->run), "hidden.1.weight");
+      g_assert_true (pt_addin_run_start (crit, r->run, &error));
+      set_wg (p, w1, g1);
+      pt_addin_after_backward (crit, r->run, 0);
+      set_wg (p, w2, g2);
+      pt_addin_after_backward (crit, r->run, 1);
+      g_autofree float *s = g_new (float, p->numel);
+      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
+                                                 &error));
+      g_assert_no_error (error);
+      for (int j = 0; j < 4; j++)
+        pl_assert_close (s[j], cases[c].expect[j], 1e-7, 1e-6);
+    }
+}
+
+/* After a prune (a score call) the statistics start over, unless
+ * reset-after-prune=false. */
+static void
+test_reset_after_prune (void)
+{
+  static const float w[4] = { 1.0f, 2.0f, -1.0f, 0.5f }, g[4] = { 1.0f, 1.0f, 1.0f, 1.0f };
+  static const struct {
+    const char *opts;
+    float factor;   /* S after steps, score, step: factor * |w g| */
+  } cases[] = {
+    { "", 1.0f },
+    { "reset-after-prune=true\n", 1.0f },
+    { "reset-after-prune=false\n", 2.0f },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autofree char *extra = g_strconcat (TAYLOR_RUN, cases[c].opts, NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PtRun) r = pt_run_new (extra, &error);
+      g_assert_no_error (error);
+      GObject *crit = pt_criterion (r);
+      PlParam *p = pl_model_lookup_param (pl_run_get_model (r->run), "head.weight");
+      g_autofree float *s = g_new (float, p->numel);
+      g_assert_true (pt_addin_run_start (crit, r->run, &error));
+      set_wg (p, w, g);
+      pt_addin_after_backward (crit, r->run, 0);
+      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
+                                                 &error));
+      /* a second tensor of the same prune reads the same statistics */
+      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
+                                                 &error));
+      g_assert_cmpfloat (s[1], ==, 2.0f);
+      pt_addin_after_backward (crit, r->run, 1);
+      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
+                                                 &error));
+      for (int j = 0; j < 4; j++)
+        g_assert_cmpfloat (s[j], ==, cases[c].factor * fabsf (w[j] * g[j]));
+    }
+}
+
+/* The statistics use the gradient of the training loss: after one real backward
+ * pass, S = |w dL/dw| with dL/dw from central differences of the loss. */
+static void
+test_finite_difference (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PtRun) r = pt_run_new (TAYLOR_RUN, &error);
+  g_assert_no_error (error);
+  GObject *crit = pt_criterion (r);
+  PlModel *m = pl_run_get_model (r->run);
+  const int batch = 32;
+  g_assert_true (pt_addin_run_start (crit, r->run, &error));
+  pt_forward_backward (r->run, batch);
+  pt_addin_after_backward (crit, r->run, 0);
+  const char *names[] = { "hidden.0.weight", "hidden.1.weight", "head.weight" };
+  PlRng rng;
+  pl_rng_init (&rng, 3);
+  int checked = 0;
+  for (guint t = 0; t < G_N_ELEMENTS (names); t++)
+    {
+      PlParam *p = pl_model_lookup_param (m, names[t]);
+      g_autofree float *s = g_new (float, p->numel);
+      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
+                                                 &error));
+      /* float losses: h = 1e-3 keeps clear of ReLU kinks and rounding noise
+       * (~1e-4 in dL/dw); weights with a gradient well above that noise */
+      for (int k = 0; k < 12; k++)
+        {
+          size_t j;
+          do
+            j = pl_rng_below (&rng, p->numel);
+          while (fabsf (p->grad[j]) < 1e-3f);
+          const float w = p->data[j], h = 1e-3f;
+          /* dL/dw ~ (L(w + h) - L(w - h)) / 2h */
+          p->data[j] = w + h;
+          double lp = pt_forward (r->run, batch);
+          p->data[j] = w - h;
+          double lm = pt_forward (r->run, batch);
+          p->data[j] = w;
+          double fd = (lp - lm) / (2.0 * h);
+          double expect = fabs (w * fd);
+          if (!(fabs (s[j] - expect) <= 3e-4 * fabs (w) + 0.05 * expect))
+            g_error ("%s[%zu]: taylor score %g, |w * dL/dw| by finite differences %g",
+                     names[t], j, s[j], expect);
+          checked++;
+        }
+    }
+  g_assert_cmpint (checked, ==, 36);
+}
+
+static void
+test_errors (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PtRun) r = pt_run_new (TAYLOR_RUN, &error);
+  g_assert_no_error (error);
+  GObject *crit = pt_criterion (r);
+  PlParam *p = pl_model_lookup_param (pl_run_get_model (r->run), "hidden.0.weight");
+  g_autofree float *s = g_new (float, p->numel);
+  /* not attached to a started run */
+  g_assert_false (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
+                                              &error));
+  g_assert_error (error, PL_ERROR, PL_ERROR_PLUGIN);
+  g_assert_nonnull (strstr (error->message, "taylor"));
+  g_assert_nonnull (strstr (error->message, "hidden.0.weight"));
+  g_clear_error (&error);
+  /* started, no step yet: the pruner reports it instead of ranking zeros */
+  g_assert_true (pt_addin_run_start (crit, r->run, &error));
+  g_autoptr (PlPruner) pr = pl_pruner_new (r->run, PL_PRUNING_CRITERION (crit));
+  g_assert_false (pl_pruner_prune_to (pr, 0.5, PL_PRUNE_SCOPE_LAYER, &error));
+  g_assert_error (error, PL_ERROR, PL_ERROR_PLUGIN);
+  g_assert_nonnull (strstr (error->message, "no gradient statistics for tensor hidden.0.weight"));
+  g_assert_cmpfloat (pl_model_weight_sparsity (pl_run_get_model (r->run)), ==, 0.0);
+  g_clear_error (&error);
+  /* a bias is not a prunable weight */
+  pt_addin_after_backward (crit, r->run, 0);
+  PlParam *b = pl_model_lookup_param (pl_run_get_model (r->run), "hidden.0.bias");
+  g_assert_false (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, b, s,
+                                              &error));
+  g_assert_nonnull (strstr (error->message, "hidden.0.bias is not a prunable weight"));
+}
+
+static void
+test_bad_options (void)
+{
+  static const struct {
+    const char *line;
+    const char *expect;
+  } cases[] = {
+    { "accumulate=median\n", "option accumulate: expected one of sum, ema, got \"median\"" },
+    { "decay=1\n", "option decay: expected a number between 0 and 0.999, got \"1\"" },
+    { "reset-after-prune=maybe\n", "option reset-after-prune: expected true or false" },
+  };
+  for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
+    {
+      g_autofree char *extra = g_strconcat (TAYLOR_RUN, cases[c].line, NULL);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PtRun) r = pt_run_new (extra, &error);
+      g_assert_null (r);
+      g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
+      g_autofree char *where = g_strdup_printf ("x.ini:%d", pt_line_of (extra, cases[c].line));
+      if (!strstr (error->message, where) || !strstr (error->message, "plugin taylor")
+          || !strstr (error->message, cases[c].expect))
+        g_error ("case %u: \"%s\" lacks %s or \"%s\"", c, error->message, where,
+                 cases[c].expect);
+    }
+}
+
+/* Iterative pruning ranked by taylor on digits: the target is reached, the masks
+ * are not the ones magnitude picks from the same start, and the model works. */
+static void
+test_iterative_run (void)
+{
+  const char *crit[] = { "taylor", "magnitude" };
+  float *masks[2] = { NULL, NULL };
+  size_t n = 0;
+  for (int c = 0; c < 2; c++)
+    {
+      g_autofree char *extra = g_strdup_printf ("[train]\nepochs=3\n[prune]\ncriterion=%s\n"
+                                                "schedule=iterative\nfinal-sparsity=0.7\n"
+                                                "n=4\n", crit[c]);
+      g_autoptr (GError) error = NULL;
+      g_autoptr (PtRun) r = pt_run_new (extra, &error);
+      g_assert_no_error (error);
+      g_assert_true (pl_run_execute (r->run, &error));
+      g_assert_no_error (error);
+      PlModel *m = pl_run_get_model (r->run);
+      pl_assert_close (pl_model_weight_sparsity (m), 0.7, 1e-3, 0);
+      pt_assert_masked_zero (m);
+      PlParam *p = pl_model_lookup_param (m, "hidden.0.weight");
+      n = p->numel;
+      masks[c] = g_memdup2 (p->mask, n * sizeof (float));
+      g_assert_cmpfloat (pl_run_get_metric (r->run, "val/acc"), >, 0.85);
+    }
+  size_t differ = 0;
+  for (size_t j = 0; j < n; j++)
+    differ += masks[0][j] != masks[1][j];
+  g_assert_cmpuint (differ, >, n / 20);
+  g_free (masks[0]);
+  g_free (masks[1]);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+  pl_test_tmpdir ();
+  g_test_add_func ("/plugins/taylor/listed", test_listed);
+  g_test_add_func ("/plugins/taylor/accumulate", test_accumulate);
+  g_test_add_func ("/plugins/taylor/reset-after-prune", test_reset_after_prune);
+  g_test_add_func ("/plugins/taylor/finite-difference", test_finite_difference);
+  g_test_add_func ("/plugins/taylor/errors", test_errors);
+  g_test_add_func ("/plugins/taylor/bad-options", test_bad_options);
+  g_test_add_func ("/plugins/taylor/iterative-run", test_iterative_run);
+  return g_test_run ();
+}
