@@ -32,6 +32,7 @@ static const char *usage_text =
   "  paramlab-cli export RUN --out FILE.safetensors [--step N | --best] [--db PATH]\n"
   "  paramlab-cli datasets\n"
   "  paramlab-cli plugins [--format table|json]\n"
+  "  paramlab-cli new-plugin --slot SLOT --name NAME DIR\n"
   "\n"
   "The run store is $PARAMLAB_DB, or $XDG_DATA_HOME/paramlab/runs.db; --db chooses "
   "another.\n";
@@ -345,6 +346,7 @@ main (int argc, char **argv)
     { "export", pl_cli_cmd_export },
     { "datasets", cmd_datasets },
     { "plugins", pl_cli_cmd_plugins },
+    { "new-plugin", pl_cli_cmd_new_plugin },
   };
   if (argc < 2)
     return pl_cli_usage_error ("no command given");
