@@ -24,6 +24,7 @@
 #include "pl-pruner.h"
 #include "pl-prune-stats.h"
 #include "pl-quantizer.h"
+#include "pl-int8.h"
 #include "pl-lr-policy.h"
 #include "pl-architecture.h"
 #include "pl-dataset-source.h"

@@ -42,3 +42,12 @@ pl_quantizer_export_int8 (PlQuantizer *self, PlModel *model, PlSafetensorsWriter
     }
   return iface->export_int8 (self, model, writer, error);
 }
+
+gboolean
+pl_quantizer_load_int8 (PlQuantizer *self, PlModel *model, const PlSafetensors *file,
+                        const char *path, GError **error)
+{
+  g_return_val_if_fail (PL_IS_QUANTIZER (self), FALSE);
+  PlQuantizerInterface *iface = PL_QUANTIZER_GET_IFACE (self);
+  return iface->load_int8 ? iface->load_int8 (self, model, file, path, error) : TRUE;
+}

@@ -27,10 +27,15 @@ struct _PlQuantizerInterface
   PlTensor * (*wrap_input) (PlQuantizer *self, PlModel *model, PlGraph *graph, PlParam *weight, PlTensor *x);
   /* Write the int8 form of @model into @writer. */
   gboolean (*export_int8) (PlQuantizer *self, PlModel *model, PlSafetensorsWriter *writer, GError **error);
+  /* @model, built with @self's wrappers, has loaded the weights of the int8 export
+   * @file (pl_model_load_int8_safetensors): make its forward compute that int8
+   * model (weights as loaded, activation ranges from @file). Optional. */
+  gboolean (*load_int8) (PlQuantizer *self, PlModel *model, const PlSafetensors *file, const char *path, GError **error);
 };
 
 PlTensor * pl_quantizer_wrap_weight (PlQuantizer *self, PlModel *model, PlGraph *graph, PlParam *param, PlTensor *w);
 PlTensor * pl_quantizer_wrap_input (PlQuantizer *self, PlModel *model, PlGraph *graph, PlParam *weight, PlTensor *x);
 gboolean pl_quantizer_export_int8 (PlQuantizer *self, PlModel *model, PlSafetensorsWriter *writer, GError **error);
+gboolean pl_quantizer_load_int8 (PlQuantizer *self, PlModel *model, const PlSafetensors *file, const char *path, GError **error);
 
 G_END_DECLS

@@ -29,7 +29,9 @@ static const char *usage_text =
   "  paramlab-cli show RUN [--db PATH] [--format table|json]\n"
   "  paramlab-cli metrics RUN [KEY...] [--db PATH] [--format table|csv|json]\n"
   "  paramlab-cli compare RUN RUN... [--db PATH] [--format table|csv|json]\n"
-  "  paramlab-cli export RUN --out FILE.safetensors [--step N | --best] [--db PATH]\n"
+  "  paramlab-cli export RUN --out FILE.safetensors [--step N | --best] [--format fp32|int8] "
+  "[--db PATH]\n"
+  "  paramlab-cli evaluate FILE.safetensors [--db PATH]\n"
   "  paramlab-cli datasets\n"
   "  paramlab-cli plugins [--format table|json]\n"
   "  paramlab-cli new-plugin --slot SLOT --name NAME DIR\n"
@@ -346,6 +348,7 @@ main (int argc, char **argv)
     { "export", pl_cli_cmd_export },
     { "datasets", cmd_datasets },
     { "plugins", pl_cli_cmd_plugins },
+    { "evaluate", pl_cli_cmd_evaluate },
     { "new-plugin", pl_cli_cmd_new_plugin },
   };
   if (argc < 2)

@@ -226,7 +226,8 @@ parse_common (const char *command, const char *params, int *argc, char ***argv,
       return FALSE;
     }
   o->fmt = PL_CLI_FORMAT_TABLE;
-  if (o->format)
+  /* export's --format is the checkpoint's: fp32 or int8 */
+  if (o->format && !g_str_equal (command, "export"))
     {
       if (g_str_equal (o->format, "table"))
         o->fmt = PL_CLI_FORMAT_TABLE;
@@ -781,6 +782,12 @@ pl_cli_cmd_export (int argc, char **argv)
       code = pl_cli_usage_error ("export: give --step or --best, not both");
       return code;
     }
+  const char *format = o.format ? o.format : "fp32";
+  if (!g_str_equal (format, "fp32") && !g_str_equal (format, "int8"))
+    {
+      code = pl_cli_usage_error ("export: --format must be fp32 or int8, got \"%s\"", format);
+      return code;
+    }
   g_autoptr (PlRunStore) store = open_store_or_fail (&o, &code);
   if (!store)
     return code;
@@ -797,7 +804,7 @@ pl_cli_cmd_export (int argc, char **argv)
   for (guint i = 0; i < ckpts->len; i++)
     {
       PlCheckpointInfo *c = ckpts->pdata[i];
-      if (g_str_equal (c->kind, "export"))
+      if (g_str_equal (c->kind, "export") || g_strcmp0 (c->format, format) != 0)
         continue;
       if (step >= 0 ? c->step == step : g_str_equal (c->kind, want))
         chosen = c;
@@ -808,11 +815,13 @@ pl_cli_cmd_export (int argc, char **argv)
       for (guint i = 0; i < ckpts->len; i++)
         {
           PlCheckpointInfo *c = ckpts->pdata[i];
-          g_string_append_printf (have, "%s%s at step %" G_GINT64_FORMAT, i ? ", " : "",
-                                  c->kind, c->step);
+          g_string_append_printf (have, "%s%s %s at step %" G_GINT64_FORMAT, i ? ", " : "",
+                                  c->kind, c->format, c->step);
         }
-      g_autofree char *what = step >= 0 ? g_strdup_printf ("at step %" G_GINT64_FORMAT, step)
-                                        : g_strdup_printf ("\"%s\"", want);
+      g_autofree char *what = step >= 0 ? g_strdup_printf ("at step %" G_GINT64_FORMAT
+                                                           " in format %s", step, format)
+                                        : g_strdup_printf ("\"%s\" in format %s", want,
+                                                           format);
       fprintf (stderr, "paramlab-cli: export: run %" G_GINT64_FORMAT " (%s) has no checkpoint "
                "%s; it has: %s\n", id, r->status, what, have->len ? have->str : "none");
       code = 2;

@@ -25,6 +25,7 @@ int pl_cli_cmd_metrics (int argc, char **argv);
 int pl_cli_cmd_compare (int argc, char **argv);
 int pl_cli_cmd_export  (int argc, char **argv);
 int pl_cli_cmd_plugins (int argc, char **argv);
+int pl_cli_cmd_evaluate (int argc, char **argv);
 int pl_cli_cmd_new_plugin (int argc, char **argv);
 
 G_END_DECLS

@@ -1,0 +1,302 @@
+#include "pl-int8.h"
+
+#include <float.h>
+#include <math.h>
+#include <string.h>
+
+#include "pl-error.h"
+
+void
+pl_int8_range (PlInt8Scheme scheme, int *qmin, int *qmax)
+{
+  *qmin = scheme == PL_INT8_SYMMETRIC ? -127 : -128;
+  *qmax = 127;
+}
+
+void
+pl_int8_choose_qparams (float lo, float hi, PlInt8Scheme scheme, float *scale,
+                        int32_t *zero_point)
+{
+  if (scheme == PL_INT8_SYMMETRIC)
+    {
+      /* s = max(|lo|, |hi|) / 127, z = 0 */
+      float amax = fmaxf (fabsf (lo), fabsf (hi));
+      *scale = fmaxf (amax / 127.0f, FLT_EPSILON);
+      *zero_point = 0;
+      return;
+    }
+  /* [lo, hi] widened to hold 0; s = (hi - lo) / 255, z = -128 - round(lo / s) */
+  lo = fminf (lo, 0.0f);
+  hi = fmaxf (hi, 0.0f);
+  float s = fmaxf ((hi - lo) / 255.0f, FLT_EPSILON);
+  float z = -128.0f - nearbyintf (lo / s);
+  *scale = s;
+  *zero_point = (int32_t) fminf (fmaxf (z, -128.0f), 127.0f);
+}
+
+void
+pl_int8_minmax (float *lo, float *hi, const float *x, int n_ch, size_t len)
+{
+  for (int c = 0; c < n_ch; c++)
+    {
+      const float *xc = x + (size_t) c * len;
+      float mn = len ? xc[0] : 0.0f, mx = mn;
+      for (size_t i = 1; i < len; i++)
+        {
+          mn = fminf (mn, xc[i]);
+          mx = fmaxf (mx, xc[i]);
+        }
+      lo[c] = mn;
+      hi[c] = mx;
+    }
+}
+
+/* round_half_even (x / s) + z before clamping, as a float holding an integer; the
+ * default rounding mode of nearbyintf is to nearest, ties to even */
+static inline float
+unclamped (float x, float s, int32_t z)
+{
+  return nearbyintf (x / s) + (float) z;
+}
+
+/* clamp in float first, so a huge or NaN quotient never reaches an int conversion */
+static inline int32_t
+quantize_one (float x, float s, int32_t z, int qmin, int qmax)
+{
+  return (int32_t) fminf (fmaxf (unclamped (x, s, z), (float) qmin), (float) qmax);
+}
+
+void
+pl_int8_quantize (int8_t *q, const float *x, int n_ch, size_t len, const float *scale,
+                  const int32_t *zero_point, PlInt8Scheme scheme)
+{
+  int qmin, qmax;
+  pl_int8_range (scheme, &qmin, &qmax);
+  for (int c = 0; c < n_ch; c++)
+    {
+      size_t o = (size_t) c * len;
+      for (size_t i = 0; i < len; i++)
+        q[o + i] = (int8_t) quantize_one (x[o + i], scale[c], zero_point[c], qmin, qmax);
+    }
+}
+
+void
+pl_int8_dequantize (float *x, const int8_t *q, int n_ch, size_t len, const float *scale,
+                    const int32_t *zero_point)
+{
+  for (int c = 0; c < n_ch; c++)
+    {
+      size_t o = (size_t) c * len;
+      for (size_t i = 0; i < len; i++)
+        x[o + i] = (float) ((int32_t) q[o + i] - zero_point[c]) * scale[c];
+    }
+}
+
+void
+pl_int8_fake_quant_forward (float *y, const float *x, int n_ch, size_t len,
+                            const float *scale, const int32_t *zero_point,
+                            PlInt8Scheme scheme)
+{
+  int qmin, qmax;
+  pl_int8_range (scheme, &qmin, &qmax);
+  for (int c = 0; c < n_ch; c++)
+    {
+      size_t o = (size_t) c * len;
+      float s = scale[c];
+      int32_t z = zero_point[c];
+      for (size_t i = 0; i < len; i++)
+        y[o + i] = (float) (quantize_one (x[o + i], s, z, qmin, qmax) - z) * s;
+    }
+}
+
+void
+pl_int8_fake_quant_backward (float *dx, const float *dy, const float *x, int n_ch,
+                             size_t len, const float *scale, const int32_t *zero_point,
+                             PlInt8Scheme scheme)
+{
+  int qmin, qmax;
+  pl_int8_range (scheme, &qmin, &qmax);
+  for (int c = 0; c < n_ch; c++)
+    {
+      size_t o = (size_t) c * len;
+      for (size_t i = 0; i < len; i++)
+        {
+          float r = unclamped (x[o + i], scale[c], zero_point[c]);
+          if (r >= (float) qmin && r <= (float) qmax)
+            dx[o + i] += dy[o + i];
+        }
+    }
+}
+
+/* ---- loading --------------------------------------------------------------- */
+
+static char *
+shape_text (const gint64 *shape, int ndim)
+{
+  GString *s = g_string_new ("[");
+  for (int d = 0; d < ndim; d++)
+    g_string_append_printf (s, "%s%" G_GINT64_FORMAT, d ? ", " : "", shape[d]);
+  g_string_append_c (s, ']');
+  return g_string_free (s, FALSE);
+}
+
+gboolean
+pl_int8_read_qparams (const PlSafetensors *st, const char *path, const char *name,
+                      gboolean input, int max_ch, float *scale, int32_t *zero_point,
+                      int *n_ch, GError **error)
+{
+  g_autofree char *sname = g_strconcat (name, input ? ".input_scale" : ".scale", NULL);
+  g_autofree char *zname = g_strconcat (name, input ? ".input_zero_point" : ".zero_point",
+                                        NULL);
+  const PlTensorInfo *ts = pl_safetensors_lookup (st, sname);
+  const PlTensorInfo *tz = pl_safetensors_lookup (st, zname);
+  if (!ts || !tz)
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_NOT_FOUND,
+                   "%s: \"%s\" is quantized but the file has no \"%s\" (%s) beside it",
+                   path, name, ts ? zname : sname, ts ? "I8 or I32" : "F32");
+      return FALSE;
+    }
+  if (ts->numel != tz->numel || (ts->numel != 1 && ts->numel != (gsize) max_ch))
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_SHAPE,
+                   "%s: \"%s\" has %zu and \"%s\" %zu values; expected 1 each (per-tensor) "
+                   "or %d each (one per output channel)", path, sname, (size_t) ts->numel,
+                   zname, (size_t) tz->numel, max_ch);
+      return FALSE;
+    }
+  int n = (int) ts->numel;
+  if (!pl_safetensors_read_f32 (ts, scale, n, error))
+    {
+      g_prefix_error (error, "%s: ", path);
+      return FALSE;
+    }
+  for (int c = 0; c < n; c++)
+    if (!(isfinite (scale[c]) && scale[c] > 0.0f))
+      {
+        g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                     "%s: \"%s\"[%d] is %g; a scale must be positive and finite", path, sname,
+                     c, scale[c]);
+        return FALSE;
+      }
+  if (tz->dtype == PL_DTYPE_I8)
+    {
+      const int8_t *src = tz->data;
+      for (int c = 0; c < n; c++)
+        zero_point[c] = src[c];
+    }
+  else if (tz->dtype == PL_DTYPE_I32)
+    memcpy (zero_point, tz->data, sizeof (int32_t) * n);
+  else
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                   "%s: \"%s\" is %s; a zero point must be I8 or I32", path, zname,
+                   pl_dtype_to_string (tz->dtype));
+      return FALSE;
+    }
+  *n_ch = n;
+  return TRUE;
+}
+
+static gboolean
+is_qparam_of_param (PlModel *m, const char *name)
+{
+  static const char *const suffixes[] = { ".scale", ".zero_point", ".input_scale",
+                                          ".input_zero_point" };
+  for (guint i = 0; i < G_N_ELEMENTS (suffixes); i++)
+    if (g_str_has_suffix (name, suffixes[i]))
+      {
+        g_autofree char *base = g_strndup (name, strlen (name) - strlen (suffixes[i]));
+        if (pl_model_lookup_param (m, base))
+          return TRUE;
+      }
+  return FALSE;
+}
+
+gboolean
+pl_model_load_int8_from (PlModel *m, const PlSafetensors *st, const char *path,
+                         GError **error)
+{
+  const char *format = pl_safetensors_get_metadata (st, "paramlab.format");
+  if (g_strcmp0 (format, "int8") != 0)
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                   "%s: not an int8 export: __metadata__ paramlab.format is %s%s%s, expected "
+                   "\"int8\"", path, format ? "\"" : "", format ? format : "missing",
+                   format ? "\"" : "");
+      return FALSE;
+    }
+  for (guint i = 0; i < pl_safetensors_get_n_tensors (st); i++)
+    {
+      const PlTensorInfo *t = pl_safetensors_get_tensor_at (st, i);
+      if (!pl_model_lookup_param (m, t->name) && !is_qparam_of_param (m, t->name))
+        {
+          g_set_error (error, PL_ERROR, PL_ERROR_SHAPE,
+                       "%s: tensor \"%s\" does not match any parameter of this %s model "
+                       "(nor a parameter's .scale, .zero_point, .input_scale or "
+                       ".input_zero_point)", path, t->name, pl_model_get_architecture (m));
+          return FALSE;
+        }
+    }
+  for (guint i = 0; i < pl_model_get_n_params (m); i++)
+    {
+      PlParam *p = pl_model_get_param (m, i);
+      gint64 want[PL_MAX_DIMS];
+      for (int d = 0; d < p->ndim; d++)
+        want[d] = p->shape[d];
+      g_autofree char *want_text = shape_text (want, p->ndim);
+      const PlTensorInfo *t = pl_safetensors_lookup (st, p->name);
+      if (!t)
+        {
+          g_set_error (error, PL_ERROR, PL_ERROR_NOT_FOUND,
+                       "%s: has no tensor \"%s\" (shape %s) that the model needs", path,
+                       p->name, want_text);
+          return FALSE;
+        }
+      gboolean same = t->ndim == p->ndim;
+      for (int d = 0; same && d < p->ndim; d++)
+        same = t->shape[d] == p->shape[d];
+      if (!same)
+        {
+          g_autofree char *got = shape_text (t->shape, t->ndim);
+          g_set_error (error, PL_ERROR, PL_ERROR_SHAPE,
+                       "%s: tensor \"%s\" has shape %s, the model expects %s", path, p->name,
+                       got, want_text);
+          return FALSE;
+        }
+      if (t->dtype == PL_DTYPE_F32)
+        {
+          if (!pl_safetensors_read_f32 (t, p->data, p->numel, error))
+            {
+              g_prefix_error (error, "%s: ", path);
+              return FALSE;
+            }
+          continue;
+        }
+      if (t->dtype != PL_DTYPE_I8)
+        {
+          g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                       "%s: tensor \"%s\" is %s; an int8 export holds I8 (quantized) or F32 "
+                       "tensors", path, p->name, pl_dtype_to_string (t->dtype));
+          return FALSE;
+        }
+      int max_ch = p->shape[0], n_ch = 0;
+      g_autofree float *scale = g_new (float, max_ch);
+      g_autofree int32_t *zp = g_new (int32_t, max_ch);
+      if (!pl_int8_read_qparams (st, path, p->name, FALSE, max_ch, scale, zp, &n_ch, error))
+        return FALSE;
+      pl_int8_dequantize (p->data, t->data, n_ch, p->numel / n_ch, scale, zp);
+    }
+  pl_model_apply_masks (m);
+  return TRUE;
+}
+
+gboolean
+pl_model_load_int8_safetensors (PlModel *m, const char *path, GError **error)
+{
+  g_return_val_if_fail (m != NULL && path != NULL, FALSE);
+  g_autoptr (PlSafetensors) st = pl_safetensors_load (path, error);
+  if (!st)
+    return FALSE;
+  return pl_model_load_int8_from (m, st, path, error);
+}
