@@ -22,8 +22,13 @@ struct _PlArchitectureInterface
 
   /* A new model for data shaped like @like. */
   PlModel * (*build) (PlArchitecture *self, const PlExperiment *exp, const PlDataset *like, const PlModelSpec *spec, GError **error);
+  /* Load [model] init-from (@path) into @model, which build made, after the init
+   * plugin ran. Default: pl_model_load_safetensors() of the whole model. A
+   * transfer model takes only its pretrained part (pl-model-load.h). */
+  gboolean (*load_init_from) (PlArchitecture *self, PlModel *model, const char *path, GError **error);
 };
 
 PlModel * pl_architecture_build (PlArchitecture *self, const PlExperiment *exp, const PlDataset *like, const PlModelSpec *spec, GError **error);
+gboolean  pl_architecture_load_init_from (PlArchitecture *self, PlModel *model, const char *path, GError **error);
 
 G_END_DECLS

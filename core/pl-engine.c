@@ -207,7 +207,9 @@ pl_model_new_for_experiment (const PlExperiment *exp, PlPluginSelection *sel,
   else if (!arch)
     pl_model_init_default (m, exp->experiment.seed);
   if (exp->model.init_from_path
-      && !pl_model_load_safetensors (m, exp->model.init_from_path, FALSE, error))
+      && !(arch ? pl_architecture_load_init_from (PL_ARCHITECTURE (arch), m,
+                                                  exp->model.init_from_path, error)
+                : pl_model_load_safetensors (m, exp->model.init_from_path, FALSE, error)))
     {
       g_autofree char *where = pl_experiment_get_location (exp, "model", "init-from");
       g_prefix_error (error, "%s: [model] init-from: ", where);

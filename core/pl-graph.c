@@ -14,10 +14,22 @@ typedef struct {
   void (*backward) (PlNode *node, PlGraph *g);
 } PlNodeClass;
 
+#define NODE_MAX_INPUTS 3
+
 struct _PlNode {
   const PlNodeClass *klass;
   PlTensor *out;
+  PlTensor *in[NODE_MAX_INPUTS];   /* the tensors whose gradients backward adds to */
+  guint zero_first, zero_count;    /* the node's slice of PlGraph.zero_items */
 };
+
+/* An activation gradient to clear just before the first backward that touches it
+ * (see pl_graph_finalize). */
+typedef struct {
+  float *grad;
+  size_t per_sample;
+  gboolean batched;
+} ZeroItem;
 
 /* A buffer a node needs besides its output, placed in the arena at finalize. */
 typedef struct {
@@ -38,6 +50,7 @@ struct _PlGraph {
   size_t arena_floats;
   float *grad_region;    /* activation gradients, zeroed each backward */
   size_t grad_floats;
+  GArray *zero_items;    /* ZeroItem, in backward order */
   int32_t *labels;
   float *targets;
   int n_targets;
@@ -57,6 +70,7 @@ pl_graph_new (int max_batch, guint64 seed)
   g->tensors = g_ptr_array_new_with_free_func (g_free);
   g->requests = g_array_new (FALSE, FALSE, sizeof (ArenaRequest));
   g->aliases = g_ptr_array_new ();
+  g->zero_items = g_array_new (FALSE, FALSE, sizeof (ZeroItem));
   g->labels = g_new0 (int32_t, max_batch);
   pl_rng_init_stream (&g->rng, seed, "dropout");
   return g;
@@ -71,6 +85,7 @@ pl_graph_free (PlGraph *g)
   g_ptr_array_unref (g->tensors);
   g_array_unref (g->requests);
   g_ptr_array_unref (g->aliases);
+  g_array_unref (g->zero_items);
   g_free (g->arena);
   g_free (g->labels);
   g_free (g->targets);
@@ -164,13 +179,19 @@ request (PlGraph *g, float **ptr, size_t n_floats)
   g_array_append_val (g->requests, r);
 }
 
+/* A node of @size bytes (its op struct) computing @out from up to three inputs
+ * (NULL for none) whose gradients its backward adds to. */
 static gpointer
-add_node (PlGraph *g, const PlNodeClass *klass, gsize size, PlTensor *out)
+add_node (PlGraph *g, const PlNodeClass *klass, gsize size, PlTensor *out, PlTensor *in0,
+          PlTensor *in1, PlTensor *in2)
 {
   g_assert (size >= sizeof (PlNode));
   PlNode *n = g_malloc0 (size);
   n->klass = klass;
   n->out = out;
+  n->in[0] = in0;
+  n->in[1] = in1;
+  n->in[2] = in2;
   g_ptr_array_add (g->nodes, n);
   return n;
 }
@@ -247,7 +268,7 @@ pl_graph_linear (PlGraph *g, PlTensor *x, PlTensor *w, PlTensor *b)
   memcpy (shape, x->shape + 1, sizeof (int) * (x->ndim - 1));
   shape[x->ndim - 2] = out_f;
   PlTensor *y = new_activation (g, "linear", x->ndim - 1, shape);
-  LinearNode *n = add_node (g, &linear_class, sizeof *n, y);
+  LinearNode *n = add_node (g, &linear_class, sizeof *n, y, x, w, b);
   n->x = x;
   n->w = w;
   n->b = b;
@@ -312,7 +333,7 @@ pl_graph_activation (PlGraph *g, PlTensor *x, PlActivation act)
 {
   g_assert (x->batched);
   PlTensor *y = new_like (g, "activation", x);
-  ActNode *n = add_node (g, &act_class, sizeof *n, y);
+  ActNode *n = add_node (g, &act_class, sizeof *n, y, x, NULL, NULL);
   n->x = x;
   n->act = act;
   return y;
@@ -351,7 +372,7 @@ PlTensor *
 pl_graph_dropout (PlGraph *g, PlTensor *x, float p)
 {
   PlTensor *y = new_like (g, "dropout", x);
-  DropoutNode *n = add_node (g, &dropout_class, sizeof *n, y);
+  DropoutNode *n = add_node (g, &dropout_class, sizeof *n, y, x, NULL, NULL);
   n->x = x;
   n->p = p;
   request (g, &n->mask, x->per_sample * g->max_batch);
@@ -395,7 +416,7 @@ pl_graph_layernorm (PlGraph *g, PlTensor *x, PlTensor *gamma, PlTensor *beta, fl
   int c = x->shape[x->ndim - 1];
   g_assert (gamma->per_sample == (size_t) c && beta->per_sample == (size_t) c);
   PlTensor *y = new_like (g, "layernorm", x);
-  LayerNormNode *n = add_node (g, &layernorm_class, sizeof *n, y);
+  LayerNormNode *n = add_node (g, &layernorm_class, sizeof *n, y, x, gamma, beta);
   n->x = x;
   n->gamma = gamma;
   n->beta = beta;
@@ -446,7 +467,7 @@ pl_graph_conv2d (PlGraph *g, PlTensor *x, PlTensor *w, PlTensor *b, int stride, 
   int ow = pl_conv2d_out_size (wd, kw, stride, pad);
   g_assert (oh > 0 && ow > 0);
   PlTensor *y = new_activation (g, "conv2d", 3, (int[]) { k, oh, ow });
-  ConvNode *n = add_node (g, &conv_class, sizeof *n, y);
+  ConvNode *n = add_node (g, &conv_class, sizeof *n, y, x, w, b);
   n->x = x;
   n->w = w;
   n->b = b;
@@ -511,7 +532,7 @@ graph_pool (PlGraph *g, PlTensor *x, int k, int stride, gboolean is_max)
   g_assert (oh > 0 && ow > 0);
   PlTensor *y = new_activation (g, is_max ? "maxpool2d" : "avgpool2d", 3,
                                 (int[]) { c, oh, ow });
-  PoolNode *n = add_node (g, &pool_class, sizeof *n, y);
+  PoolNode *n = add_node (g, &pool_class, sizeof *n, y, x, NULL, NULL);
   n->x = x;
   n->c = c;
   n->h = h;
@@ -575,7 +596,7 @@ pl_graph_attention (PlGraph *g, PlTensor *q, PlTensor *k, PlTensor *v, int heads
   int t = q->shape[1], d = q->shape[2];
   g_assert (d % heads == 0);
   PlTensor *y = new_like (g, "attention", q);
-  AttentionNode *n = add_node (g, &attention_class, sizeof *n, y);
+  AttentionNode *n = add_node (g, &attention_class, sizeof *n, y, q, k, v);
   n->q = q;
   n->k = k;
   n->v = v;
@@ -618,7 +639,7 @@ pl_graph_add (PlGraph *g, PlTensor *a, PlTensor *b)
 {
   g_assert (a->batched && b->batched && a->per_sample == b->per_sample);
   PlTensor *y = new_like (g, "add", a);
-  BinaryNode *n = add_node (g, &add_class, sizeof *n, y);
+  BinaryNode *n = add_node (g, &add_class, sizeof *n, y, a, b, NULL);
   n->a = a;
   n->b = b;
   return y;
@@ -648,7 +669,7 @@ pl_graph_add_broadcast (PlGraph *g, PlTensor *x, PlTensor *p)
 {
   g_assert (x->batched && !p->batched && x->per_sample == p->per_sample);
   PlTensor *y = new_like (g, "add-broadcast", x);
-  BinaryNode *n = add_node (g, &add_bcast_class, sizeof *n, y);
+  BinaryNode *n = add_node (g, &add_bcast_class, sizeof *n, y, x, p, NULL);
   n->a = x;
   n->b = p;
   return y;
@@ -677,7 +698,7 @@ pl_graph_mul (PlGraph *g, PlTensor *a, PlTensor *b)
 {
   g_assert (a->batched && b->batched && a->per_sample == b->per_sample);
   PlTensor *y = new_like (g, "mul", a);
-  BinaryNode *n = add_node (g, &mul_class, sizeof *n, y);
+  BinaryNode *n = add_node (g, &mul_class, sizeof *n, y, a, b, NULL);
   n->a = a;
   n->b = b;
   return y;
@@ -709,7 +730,7 @@ pl_graph_mul_cols (PlGraph *g, PlTensor *x, PlTensor *m)
 {
   g_assert (x->batched && !m->batched && x->per_sample % m->per_sample == 0);
   PlTensor *y = new_like (g, "mul-cols", x);
-  BinaryNode *n = add_node (g, &mul_cols_class, sizeof *n, y);
+  BinaryNode *n = add_node (g, &mul_cols_class, sizeof *n, y, x, m, NULL);
   n->a = x;
   n->b = m;
   return y;
@@ -743,7 +764,7 @@ pl_graph_concat (PlGraph *g, PlTensor *a, PlTensor *b)
     y = new_activation (g, "concat", 2, (int[]) { a->shape[1] + b->shape[1], a->shape[2] });
   else
     y = new_activation (g, "concat", 1, (int[]) { (int) (a->per_sample + b->per_sample) });
-  BinaryNode *n = add_node (g, &concat_class, sizeof *n, y);
+  BinaryNode *n = add_node (g, &concat_class, sizeof *n, y, a, b, NULL);
   n->a = a;
   n->b = b;
   return y;
@@ -779,7 +800,7 @@ pl_graph_mean_tokens (PlGraph *g, PlTensor *x)
 {
   g_assert (x->batched && x->ndim == 3);
   PlTensor *y = new_activation (g, "mean-tokens", 1, (int[]) { x->shape[2] });
-  UnaryNode *n = add_node (g, &mean_tokens_class, sizeof *n, y);
+  UnaryNode *n = add_node (g, &mean_tokens_class, sizeof *n, y, x, NULL, NULL);
   n->x = x;
   return y;
 }
@@ -828,7 +849,7 @@ pl_graph_embedding (PlGraph *g, const int32_t *ids_per_row, int n_ids, PlTensor 
 {
   g_assert (table->ndim == 2);
   PlTensor *y = new_activation (g, "embedding", 2, (int[]) { n_ids, table->shape[1] });
-  EmbeddingNode *n = add_node (g, &embedding_class, sizeof *n, y);
+  EmbeddingNode *n = add_node (g, &embedding_class, sizeof *n, y, table, NULL, NULL);
   n->ids = ids_per_row;
   n->n_ids = n_ids;
   n->v = table->shape[0];
@@ -865,7 +886,7 @@ pl_graph_custom (PlGraph *g, PlTensor *x, const PlCustomOp *op, gpointer user_da
 {
   PlTensor *y = x->batched ? new_like (g, op->name, x)
                            : new_tensor (g, op->name, FALSE, x->ndim, x->shape);
-  CustomNode *n = add_node (g, &custom_class, sizeof *n, y);
+  CustomNode *n = add_node (g, &custom_class, sizeof *n, y, x, NULL, NULL);
   n->x = x;
   n->op = op;
   n->user_data = user_data;
@@ -910,7 +931,7 @@ pl_graph_softmax_xent (PlGraph *g, PlTensor *logits)
 {
   g_assert (logits->batched && logits->ndim == 2 && !g->loss);
   PlTensor *loss = new_tensor (g, "loss", FALSE, 1, (int[]) { 1 });
-  XentNode *n = add_node (g, &xent_class, sizeof *n, loss);
+  XentNode *n = add_node (g, &xent_class, sizeof *n, loss, logits, NULL, NULL);
   n->logits = logits;
   n->c = logits->shape[1];
   request (g, &n->probs, (size_t) g->max_batch * n->c);
@@ -948,7 +969,7 @@ pl_graph_mse (PlGraph *g, PlTensor *pred)
   g_assert (pred->batched && !g->loss);
   pl_graph_targets (g, (int) pred->per_sample);
   PlTensor *loss = new_tensor (g, "loss", FALSE, 1, (int[]) { 1 });
-  MseNode *n = add_node (g, &mse_class, sizeof *n, loss);
+  MseNode *n = add_node (g, &mse_class, sizeof *n, loss, pred, NULL, NULL);
   n->pred = pred;
   request (g, &loss->data, 1);
   g->loss = loss;
@@ -956,6 +977,44 @@ pl_graph_mse (PlGraph *g, PlTensor *pred)
 }
 
 /* ---- finalize and replay --------------------------------------------------- */
+
+static gboolean
+in_grad_region (PlGraph *g, const float *grad)
+{
+  return grad && grad >= g->grad_region && grad < g->grad_region + g->grad_floats;
+}
+
+/* Instead of clearing the whole gradient region before every backward (a pass
+ * over memory the size of all activations, at the max batch), each activation
+ * gradient is cleared just before the first backward in reverse order that adds
+ * to it (one of its consumers, or its producer when nothing consumes it), and
+ * only for the rows of the current batch. It is then still in cache when that
+ * backward adds to it. Reshapes share their source's gradient, so gradients are
+ * told apart by address. The loss's gradient is seeded instead. */
+static void
+schedule_zeroing (PlGraph *g)
+{
+  g_autoptr (GHashTable) done = g_hash_table_new (NULL, NULL);
+  if (g->loss)
+    g_hash_table_add (done, g->loss->grad);
+  g_array_set_size (g->zero_items, 0);
+  for (guint i = g->nodes->len; i-- > 0;)
+    {
+      PlNode *n = g_ptr_array_index (g->nodes, i);
+      n->zero_first = g->zero_items->len;
+      PlTensor *touched[NODE_MAX_INPUTS + 1] = { n->out, n->in[0], n->in[1], n->in[2] };
+      for (guint k = 0; k < G_N_ELEMENTS (touched); k++)
+        {
+          PlTensor *t = touched[k];
+          if (!t || !in_grad_region (g, t->grad) || g_hash_table_contains (done, t->grad))
+            continue;
+          g_hash_table_add (done, t->grad);
+          ZeroItem z = { t->grad, t->per_sample, t->batched };
+          g_array_append_val (g->zero_items, z);
+        }
+      n->zero_count = g->zero_items->len - n->zero_first;
+    }
+}
 
 static gboolean
 is_alias (PlGraph *g, PlTensor *t)
@@ -1057,6 +1116,7 @@ pl_graph_finalize (PlGraph *g, GError **error)
       if (n->klass == &xent_class)
         g->probs = ((XentNode *) n)->probs;
     }
+  schedule_zeroing (g);
   g->finalized = TRUE;
   return TRUE;
 }
@@ -1080,11 +1140,15 @@ void
 pl_graph_backward (PlGraph *g)
 {
   g_return_if_fail (g->finalized && g->loss);
-  memset (g->grad_region, 0, g->grad_floats * sizeof (float));
   g->loss->grad[0] = 1.0f;
+  const ZeroItem *zero = (const ZeroItem *) (gpointer) g->zero_items->data;
   for (guint i = g->nodes->len; i-- > 0;)
     {
       PlNode *n = g_ptr_array_index (g->nodes, i);
+      for (guint k = n->zero_first; k < n->zero_first + n->zero_count; k++)
+        memset (zero[k].grad, 0,
+                (zero[k].batched ? zero[k].per_sample * g->batch : zero[k].per_sample)
+                * sizeof (float));
       n->klass->backward (n, g);
     }
 }

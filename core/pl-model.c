@@ -352,8 +352,11 @@ pl_model_new_mlp (const PlModelSpec *spec, const int *hidden, int n_hidden,
     return NULL;
   g_autoptr (PlModel) m = pl_model_new ("mlp", spec);
   int in = spec->in_features;
+  /* index of each layer's weight: gates may declare parameters between layers */
+  g_autofree guint *first = g_new (guint, n_hidden + 1);
   for (int k = 0; k < n_hidden; k++)
     {
+      first[k] = pl_model_get_n_params (m);
       if (hidden[k] <= 0)
         {
           g_set_error (error, PL_ERROR, PL_ERROR_SHAPE,
@@ -370,6 +373,7 @@ pl_model_new_mlp (const PlModelSpec *spec, const int *hidden, int n_hidden,
       pl_model_declare_units (m, k, hidden[k]);
       in = hidden[k];
     }
+  first[n_hidden] = pl_model_get_n_params (m);
   pl_model_add_param (m, "head.weight", PL_PARAM_WEIGHT, PL_GROUP_TASK, PL_LAYER_DENSE, 2,
                       (int[]) { spec->n_classes, in });
   pl_model_add_param (m, "head.bias", PL_PARAM_BIAS, PL_GROUP_TASK, PL_LAYER_DENSE, 1,
@@ -383,12 +387,14 @@ pl_model_new_mlp (const PlModelSpec *spec, const int *hidden, int n_hidden,
   guint pi = 0;
   for (int k = 0; k < n_hidden; k++)
     {
+      pi = first[k];
       x = add_linear (m, g, &pi, x);
       x = pl_graph_activation (g, x, spec->activation);
       x = pl_model_wrap_units (m, g, k, x);
       if (spec->dropout > 0)
         x = pl_graph_dropout (g, x, spec->dropout);
     }
+  pi = first[n_hidden];
   PlTensor *logits = add_linear (m, g, &pi, x);
   if (!pl_model_finish_graph (m, g, input, logits, error))
     return NULL;

@@ -1,10 +1,12 @@
 /* pl-ops.c: the kernels declared in pl-ops.h. */
 
 /* GCC 12's -O2 cost model vectorizes no loop whose trip count is unknown; the
- * elementwise loops here want the -O3 one. Reductions stay scalar (no
- * -ffast-math), so results do not depend on the vector width. */
+ * elementwise loops here want the -O3 one. No -ffast-math and no contraction
+ * into FMA: a reduction is either scalar or split into a fixed number of partial
+ * sums written out in the source (sum_lanes), so results do not depend on the
+ * vector width the compiler picks. */
 #if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
-#pragma GCC optimize ("tree-vectorize", "vect-cost-model=dynamic")
+#pragma GCC optimize ("tree-vectorize", "vect-cost-model=dynamic", "fp-contract=off")
 #endif
 
 #include "pl-ops.h"
@@ -12,6 +14,98 @@
 #include <cblas.h>
 #include <math.h>
 #include <string.h>
+
+/* Kernels whose time is arithmetic (the transcendental and normalization ones)
+ * get AVX2 and AVX-512 builds picked at load time; the library itself targets
+ * baseline x86-64. Without FMA contraction and with the fixed partial sums, every
+ * build returns the same bits. */
+#ifndef PL_VECTOR_CLONES
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+#define PL_VECTOR_CLONES __attribute__ ((target_clones ("avx512f", "avx2", "default")))
+#else
+#define PL_VECTOR_CLONES
+#endif
+#endif
+
+/* ---- vectorizable maths ------------------------------------------------------ */
+
+/* exp(x) for x <= 0, written so that loops calling it vectorize (libm's expf is
+ * an opaque call). Cephes' expf: x = n ln2 + r with |r| <= ln2/2 (ln2 split in
+ * two for an exact n ln2), exp(r) by a degree-7 polynomial, 2^n from the
+ * exponent bits; within 2 ulp of expf for x in [-87.3, 0]. Below -87.3 (where
+ * expf turns subnormal) it returns 0, and NaN stays NaN.
+ * No float comparison and no select (GCC threads a select into two paths and
+ * then will not if-convert them under -ftrapping-math): the clamp is a bit mask
+ * and the underflow a multiplication by 0 or 1. */
+static inline float
+exp_nonpos (float x)
+{
+  /* x < -87.33654 (-inf included, negative NaNs not) compared on the bits: for
+   * negative floats a larger magnitude is a larger unsigned pattern */
+  const uint32_t lo_bits = 0xC2AEAC50u;
+  uint32_t xb;
+  memcpy (&xb, &x, sizeof xb);
+  uint32_t below = (xb > lo_bits) & (xb <= 0xFF800000u);
+  uint32_t mask = 0u - below;
+  uint32_t cb = (xb & ~mask) | (lo_bits & mask);
+  float xc;
+  memcpy (&xc, &cb, sizeof xc);
+  float keep = (float) (int32_t) (1u - below);
+  /* round-to-nearest n with the 1.5 * 2^23 trick: n + 0x4B400000 are t's bits */
+  float t = xc * 1.44269504088896341f + 12582912.0f;
+  float n = t - 12582912.0f;
+  float r = xc - n * 0.693359375f;
+  r = r + n * 2.12194440e-4f;
+  float z = r * r;
+  float p = 1.9875691500e-4f;
+  p = p * r + 1.3981999507e-3f;
+  p = p * r + 8.3334519073e-3f;
+  p = p * r + 4.1665795894e-2f;
+  p = p * r + 1.6666665459e-1f;
+  p = p * r + 5.0000001201e-1f;
+  p = p * z + r + 1.0f;
+  /* 2^n for n in [-126, 0]: a normal float's exponent field */
+  int32_t tb;
+  memcpy (&tb, &t, sizeof tb);
+  /* unsigned: lanes outside the range (masked by keep) may be negative */
+  uint32_t e = (uint32_t) (tb - 0x4B400000 + 127) << 23;
+  float scale;
+  memcpy (&scale, &e, sizeof scale);
+  return p * scale * keep;
+}
+
+/* erf(x) as PyTorch 1.13's vectorized CPU kernels compute it (Abramowitz and
+ * Stegun 7.1.26, absolute error below 1.5e-7):
+ *   t = 1 / (1 + p |x|),  erf(x) = sign(x) (1 - t P(t) exp(-x^2))
+ * The caller passes e = exp(-x^2), so GELU can share it with its density. */
+static inline float
+erf_with_exp (float x, float e)
+{
+  float ax = fabsf (x);
+  float t = 1.0f / (0.3275911f * ax + 1.0f);
+  float r = 1.061405429f;
+  r = r * t - 1.453152027f;
+  r = r * t + 1.421413741f;
+  r = r * t - 0.284496736f;
+  r = r * t + 0.254829592f;
+  float v = 1.0f - e * t * r;
+  return copysignf (v, x);
+}
+
+/* sum of x[0..n) in double through 8 interleaved partial sums combined in a
+ * fixed order: the same bits whatever vector width the compiler uses */
+static inline double
+sum_lanes (const float *x, int n)
+{
+  double acc[8] = { 0 };
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; k++)
+      acc[k] += x[j + k];
+  for (int k = 0; j < n; j++, k++)
+    acc[k] += x[j];
+  return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
 
 /* ---- dense ------------------------------------------------------------------ */
 
@@ -82,16 +176,17 @@ pl_bias_add_backward (float *dx, float *db, const float *dy, int N, int C, int S
       for (size_t i = 0; i < len; i++)
         dx[i] += dy[i];
     }
-  if (db)
+  if (db && S == 1)
+    for (int n = 0; n < N; n++)
+      {
+        const float *p = dy + (size_t) n * C;
+        for (int c = 0; c < C; c++)
+          db[c] += p[c];
+      }
+  else if (db)
     for (int n = 0; n < N; n++)
       for (int c = 0; c < C; c++)
-        {
-          const float *p = dy + ((size_t) n * C + c) * S;
-          float acc = 0.0f;
-          for (int s = 0; s < S; s++)
-            acc += p[s];
-          db[c] += acc;
-        }
+        db[c] += (float) sum_lanes (dy + ((size_t) n * C + c) * S, S);
 }
 
 /* ---- activations -------------------------------------------------------------- */
@@ -108,28 +203,41 @@ pl_relu_backward (float *dx, const float *dy, const float *x, const float *y, si
 {
   if (!dx)
     return;
+  /* both operands loaded unconditionally: a select, not a branch on the sign */
   for (size_t i = 0; i < n; i++)
-    dx[i] += x[i] > 0.0f ? dy[i] : 0.0f;
+    {
+      float g = dy[i];
+      dx[i] += x[i] > 0.0f ? g : 0.0f;
+    }
 }
 
-void
+/* As torch's vectorized GeluKernel: y = x/2 (1 + erf(x / sqrt 2)). */
+PL_VECTOR_CLONES void
 pl_gelu_forward (float *y, const float *x, size_t n)
 {
   for (size_t i = 0; i < n; i++)
-    y[i] = 0.5f * x[i] * (1.0f + erff (x[i] * (float) M_SQRT1_2));
+    {
+      float u = x[i] * (float) M_SQRT1_2;
+      float e = exp_nonpos (-(u * u));
+      y[i] = x[i] * 0.5f * (1.0f + erf_with_exp (u, e));
+    }
 }
 
-void
+/* As torch's GeluBackward: dx += dy (Phi(x) + x phi(x)),
+ * Phi(x) = (1 + erf(x / sqrt 2)) / 2, phi(x) = exp(-x^2 / 2) / sqrt(2 pi);
+ * exp(-(x / sqrt 2)^2) serves both. */
+PL_VECTOR_CLONES void
 pl_gelu_backward (float *dx, const float *dy, const float *x, const float *y, size_t n)
 {
   if (!dx)
     return;
-  /* 1 / sqrt(2 pi) */
   const float inv_sqrt_2pi = 0.39894228040143267794f;
   for (size_t i = 0; i < n; i++)
     {
-      float cdf = 0.5f * (1.0f + erff (x[i] * (float) M_SQRT1_2));
-      float pdf = expf (-0.5f * x[i] * x[i]) * inv_sqrt_2pi;
+      float u = x[i] * (float) M_SQRT1_2;
+      float e = exp_nonpos (-(u * u));
+      float cdf = 0.5f * (1.0f + erf_with_exp (u, e));
+      float pdf = inv_sqrt_2pi * e;
       dx[i] += dy[i] * (cdf + x[i] * pdf);
     }
 }
@@ -169,20 +277,36 @@ pl_sigmoid_backward (float *dx, const float *dy, const float *x, const float *y,
 
 /* ---- losses and softmax --------------------------------------------------------- */
 
+/* The largest of x[0..n), NaNs skipped unless x[0] is one (then NaN), through 8
+ * partial maxima so the loop vectorizes; a maximum is exact, so the order of
+ * comparison changes nothing. */
+static inline float
+max_lanes (const float *x, int n)
+{
+  float acc[8];
+  for (int k = 0; k < 8; k++)
+    acc[k] = x[0];
+  int j = 0;
+  for (; j + 8 <= n; j += 8)
+    for (int k = 0; k < 8; k++)
+      acc[k] = x[j + k] > acc[k] ? x[j + k] : acc[k];
+  for (int k = 0; j < n; j++, k++)
+    acc[k] = x[j] > acc[k] ? x[j] : acc[k];
+  float m = acc[0];
+  for (int k = 1; k < 8; k++)
+    m = acc[k] > m ? acc[k] : m;
+  return m;
+}
+
 /* y = exp(x - max x) / sum over one row of c values; returns the sum of the
- * exponentials (>= 1 for finite x) so callers can form log-sum-exp. */
-static double
+ * exponentials (>= 1 for finite x) so callers can form log-sum-exp. y may be x. */
+static inline double
 softmax_row (float *y, const float *x, int c, float *max_out)
 {
-  float m = x[0];
-  for (int j = 1; j < c; j++)
-    m = x[j] > m ? x[j] : m;
-  double sum = 0.0;
+  float m = max_lanes (x, c);
   for (int j = 0; j < c; j++)
-    {
-      y[j] = expf (x[j] - m);
-      sum += y[j];
-    }
+    y[j] = exp_nonpos (x[j] - m);
+  double sum = sum_lanes (y, c);
   float inv = (float) (1.0 / sum);
   for (int j = 0; j < c; j++)
     y[j] *= inv;
@@ -191,13 +315,44 @@ softmax_row (float *y, const float *x, int c, float *max_out)
   return sum;
 }
 
+/* softmax_row over N rows of C: one call per matrix, so the vector builds cover
+ * the whole loop and short rows (attention's) pay no call per row */
+PL_VECTOR_CLONES static void
+softmax_rows (float *y, const float *x, int N, int C)
+{
+  for (int n = 0; n < N; n++)
+    softmax_row (y + (size_t) n * C, x + (size_t) n * C, C, NULL);
+}
+
+/* Softmax backward in place over N rows of C given the probabilities p:
+ * d = p (d - sum_j d_j p_j), the sum in double through 8 partial sums. */
+PL_VECTOR_CLONES static void
+softmax_backward_rows (float *d, const float *p, int N, int C)
+{
+  for (int n = 0; n < N; n++)
+    {
+      float *dr = d + (size_t) n * C;
+      const float *pr = p + (size_t) n * C;
+      double acc[8] = { 0 };
+      int j = 0;
+      for (; j + 8 <= C; j += 8)
+        for (int l = 0; l < 8; l++)
+          acc[l] += dr[j + l] * pr[j + l];
+      for (int l = 0; j < C; j++, l++)
+        acc[l] += dr[j] * pr[j];
+      float dot = (float) (((acc[0] + acc[1]) + (acc[2] + acc[3]))
+                           + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+      for (j = 0; j < C; j++)
+        dr[j] = pr[j] * (dr[j] - dot);
+    }
+}
+
 void
 pl_softmax_forward (float *y, const float *x, int N, int C)
 {
   if (C <= 0)
     return;
-  for (int n = 0; n < N; n++)
-    softmax_row (y + (size_t) n * C, x + (size_t) n * C, C, NULL);
+  softmax_rows (y, x, N, C);
 }
 
 float
@@ -269,7 +424,7 @@ pl_mse_backward (float *dpred, const float *pred, const float *target, size_t n,
 
 /* ---- normalization ---------------------------------------------------------------- */
 
-void
+PL_VECTOR_CLONES void
 pl_layernorm_forward (float *y, float *mean, float *rstd, const float *x,
                       const float *gamma, const float *beta, int N, int C, float eps)
 {
@@ -279,31 +434,42 @@ pl_layernorm_forward (float *y, float *mean, float *rstd, const float *x,
     {
       const float *xr = x + (size_t) n * C;
       float *yr = y + (size_t) n * C;
-      double s = 0.0;
-      for (int c = 0; c < C; c++)
-        s += xr[c];
-      double mu = s / C;
-      double v = 0.0;
-      for (int c = 0; c < C; c++)
+      double mu = sum_lanes (xr, C) / C;
+      /* sum of (x - mu)^2 in double, 8 partial sums as in sum_lanes */
+      double acc[8] = { 0 };
+      int c = 0;
+      for (; c + 8 <= C; c += 8)
+        for (int k = 0; k < 8; k++)
+          {
+            double d = xr[c + k] - mu;
+            acc[k] += d * d;
+          }
+      for (int k = 0; c < C; c++, k++)
         {
           double d = xr[c] - mu;
-          v += d * d;
+          acc[k] += d * d;
         }
+      double v = ((acc[0] + acc[1]) + (acc[2] + acc[3]))
+                 + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
       float m = (float) mu;
       float r = (float) (1.0 / sqrt (v / C + eps));
-      for (int c = 0; c < C; c++)
-        {
-          float xhat = (xr[c] - m) * r;
-          float g = gamma ? gamma[c] : 1.0f;
-          float b = beta ? beta[c] : 0.0f;
-          yr[c] = xhat * g + b;
-        }
+      if (gamma && beta)
+        for (c = 0; c < C; c++)
+          yr[c] = (xr[c] - m) * r * gamma[c] + beta[c];
+      else
+        for (c = 0; c < C; c++)
+          {
+            float xhat = (xr[c] - m) * r;
+            float g = gamma ? gamma[c] : 1.0f;
+            float b = beta ? beta[c] : 0.0f;
+            yr[c] = xhat * g + b;
+          }
       mean[n] = m;
       rstd[n] = r;
     }
 }
 
-void
+PL_VECTOR_CLONES void
 pl_layernorm_backward (float *dx, float *dgamma, float *dbeta, const float *dy,
                        const float *x, const float *mean, const float *rstd,
                        const float *gamma, int N, int C)
@@ -323,21 +489,59 @@ pl_layernorm_backward (float *dx, float *dgamma, float *dbeta, const float *dy,
           dgamma[c] += dyr[c] * (xr[c] - m) * r;
       if (!dx)
         continue;
-      double sum_g = 0.0, sum_gx = 0.0;
-      for (int c = 0; c < C; c++)
+      /* sums of g = dy gamma and of g xhat, 8 partial sums each (see sum_lanes) */
+      double sg[8] = { 0 }, sgx[8] = { 0 };
+      int c = 0;
+      if (gamma)
         {
-          float g = dyr[c] * (gamma ? gamma[c] : 1.0f);
-          sum_g += g;
-          sum_gx += g * ((xr[c] - m) * r);
+          for (; c + 8 <= C; c += 8)
+            for (int k = 0; k < 8; k++)
+              {
+                float g = dyr[c + k] * gamma[c + k];
+                sg[k] += g;
+                sgx[k] += g * ((xr[c + k] - m) * r);
+              }
+          for (int k = 0; c < C; c++, k++)
+            {
+              float g = dyr[c] * gamma[c];
+              sg[k] += g;
+              sgx[k] += g * ((xr[c] - m) * r);
+            }
         }
+      else
+        {
+          for (; c + 8 <= C; c += 8)
+            for (int k = 0; k < 8; k++)
+              {
+                float g = dyr[c + k];
+                sg[k] += g;
+                sgx[k] += g * ((xr[c + k] - m) * r);
+              }
+          for (int k = 0; c < C; c++, k++)
+            {
+              float g = dyr[c];
+              sg[k] += g;
+              sgx[k] += g * ((xr[c] - m) * r);
+            }
+        }
+      double sum_g = ((sg[0] + sg[1]) + (sg[2] + sg[3])) + ((sg[4] + sg[5]) + (sg[6] + sg[7]));
+      double sum_gx = ((sgx[0] + sgx[1]) + (sgx[2] + sgx[3]))
+                      + ((sgx[4] + sgx[5]) + (sgx[6] + sgx[7]));
       float mean_g = (float) (sum_g / C), mean_gx = (float) (sum_gx / C);
       float *dxr = dx + (size_t) n * C;
-      for (int c = 0; c < C; c++)
-        {
-          float g = dyr[c] * (gamma ? gamma[c] : 1.0f);
-          float xhat = (xr[c] - m) * r;
-          dxr[c] += r * (g - mean_g - xhat * mean_gx);
-        }
+      if (gamma)
+        for (c = 0; c < C; c++)
+          {
+            float g = dyr[c] * gamma[c];
+            float xhat = (xr[c] - m) * r;
+            dxr[c] += r * (g - mean_g - xhat * mean_gx);
+          }
+      else
+        for (c = 0; c < C; c++)
+          {
+            float xhat = (xr[c] - m) * r;
+            dxr[c] += r * (dyr[c] - mean_g - xhat * mean_gx);
+          }
     }
 }
 
@@ -424,7 +628,21 @@ pl_conv2d_out_size (int in, int k, int stride, int pad)
   return (in + 2 * pad - k) / stride + 1;
 }
 
-/* col [C*KH*KW, OH*OW] = the receptive fields of one sample x [C, H, W] */
+/* The output columns ow in [*lo, *hi) whose input column ow*stride - pad + j lies
+ * inside [0, W); the others read the zero padding. */
+static inline void
+valid_cols (int W, int OW, int stride, int pad, int j, int *lo, int *hi)
+{
+  int first = pad - j;               /* ow*stride >= first */
+  int last = W - 1 + pad - j;        /* ow*stride <= last */
+  int l = first > 0 ? (first + stride - 1) / stride : 0;
+  int h = last >= 0 ? last / stride + 1 : 0;
+  *lo = MIN (l, OW);
+  *hi = CLAMP (h, *lo, OW);
+}
+
+/* col [C*KH*KW, OH*OW] = the receptive fields of one sample x [C, H, W]; each row
+ * segment is a zero edge, a copy of an input row and another zero edge. */
 static void
 im2col (float *col, const float *x, int C, int H, int W, int KH, int KW, int stride,
         int pad, int OH, int OW)
@@ -435,6 +653,8 @@ im2col (float *col, const float *x, int C, int H, int W, int KH, int KW, int str
       for (int j = 0; j < KW; j++)
         {
           float *row = col + (((size_t) c * KH + i) * KW + j) * ohw;
+          int lo, hi;
+          valid_cols (W, OW, stride, pad, j, &lo, &hi);
           for (int oh = 0; oh < OH; oh++)
             {
               float *out = row + (size_t) oh * OW;
@@ -445,16 +665,22 @@ im2col (float *col, const float *x, int C, int H, int W, int KH, int KW, int str
                   continue;
                 }
               const float *in = x + ((size_t) c * H + ih) * W;
-              for (int ow = 0; ow < OW; ow++)
-                {
-                  int iw = ow * stride - pad + j;
-                  out[ow] = iw >= 0 && iw < W ? in[iw] : 0.0f;
-                }
+              int shift = j - pad;
+              for (int ow = 0; ow < lo; ow++)
+                out[ow] = 0.0f;
+              if (stride == 1)
+                memcpy (out + lo, in + lo + shift, (size_t) (hi - lo) * sizeof (float));
+              else
+                for (int ow = lo; ow < hi; ow++)
+                  out[ow] = in[ow * stride + shift];
+              for (int ow = hi; ow < OW; ow++)
+                out[ow] = 0.0f;
             }
         }
 }
 
-/* dx [C, H, W] += the receptive fields in col scattered back (im2col's adjoint) */
+/* dx [C, H, W] += the receptive fields in col scattered back (im2col's adjoint),
+ * in the same order of additions as a plain loop over (c, i, j, oh, ow) */
 static void
 col2im_add (float *dx, const float *col, int C, int H, int W, int KH, int KW, int stride,
             int pad, int OH, int OW)
@@ -465,6 +691,8 @@ col2im_add (float *dx, const float *col, int C, int H, int W, int KH, int KW, in
       for (int j = 0; j < KW; j++)
         {
           const float *row = col + (((size_t) c * KH + i) * KW + j) * ohw;
+          int lo, hi;
+          valid_cols (W, OW, stride, pad, j, &lo, &hi);
           for (int oh = 0; oh < OH; oh++)
             {
               int ih = oh * stride - pad + i;
@@ -472,12 +700,13 @@ col2im_add (float *dx, const float *col, int C, int H, int W, int KH, int KW, in
                 continue;
               const float *g = row + (size_t) oh * OW;
               float *out = dx + ((size_t) c * H + ih) * W;
-              for (int ow = 0; ow < OW; ow++)
-                {
-                  int iw = ow * stride - pad + j;
-                  if (iw >= 0 && iw < W)
-                    out[iw] += g[ow];
-                }
+              int shift = j - pad;
+              if (stride == 1)
+                for (int ow = lo; ow < hi; ow++)
+                  out[ow + shift] += g[ow];
+              else
+                for (int ow = lo; ow < hi; ow++)
+                  out[ow * stride + shift] += g[ow];
             }
         }
 }
@@ -523,13 +752,7 @@ pl_conv2d_backward (float *dx, float *dw, float *db, float *col, float *dcol,
       const float *dyn = dy + (size_t) n * K * ohw;
       if (db)
         for (int k = 0; k < K; k++)
-          {
-            const float *p = dyn + (size_t) k * ohw;
-            float acc = 0.0f;
-            for (int i = 0; i < ohw; i++)
-              acc += p[i];
-            db[k] += acc;
-          }
+          db[k] += (float) sum_lanes (dyn + (size_t) k * ohw, ohw);
       if (dw)
         {
           im2col (col, x + (size_t) n * C * H * W, C, H, W, KH, KW, stride, pad, OH, OW);
@@ -546,6 +769,20 @@ pl_conv2d_backward (float *dx, float *dw, float *db, float *col, float *dcol,
     }
 }
 
+/* max pooling's step: v at index vi replaces the running maximum m when larger,
+ * or when it is a NaN and m is not; that is, when !(v <= m) and m is a number.
+ * Selects on 32-bit masks, which the vectorizer handles (it gives up on bools
+ * mixed with floats). */
+static inline void
+pool_take (float v, int32_t vi, float *m, int32_t *best)
+{
+  float mm = *m;
+  int32_t take = v <= mm ? 0 : -1;
+  take &= mm == mm ? -1 : 0;
+  *m = take ? v : mm;
+  *best = take ? vi : *best;
+}
+
 void
 pl_maxpool2d_forward (float *y, int32_t *argmax, const float *x, int N, int C, int H,
                       int W, int k, int s)
@@ -556,28 +793,45 @@ pl_maxpool2d_forward (float *y, int32_t *argmax, const float *x, int N, int C, i
   int OH = (H - k) / s + 1, OW = (W - k) / s + 1;
   for (int p = 0; p < N * C; p++)
     {
-      size_t base = (size_t) p * H * W;
+      int32_t base = (int32_t) ((size_t) p * H * W);
       float *yp = y + (size_t) p * OH * OW;
       int32_t *ap = argmax + (size_t) p * OH * OW;
       for (int oh = 0; oh < OH; oh++)
-        for (int ow = 0; ow < OW; ow++)
-          {
-            size_t best = base + (size_t) oh * s * W + (size_t) ow * s;
-            float m = x[best];
-            for (int i = 0; i < k; i++)
-              for (int j = 0; j < k; j++)
+        {
+          float *yr = yp + (size_t) oh * OW;
+          int32_t *ar = ap + (size_t) oh * OW;
+          int32_t r0 = base + oh * s * W;
+          if (k == 2 && s == 2)
+            {
+              /* the common 2x2 window, unrolled */
+              const float *x0 = x + r0, *x1 = x0 + W;
+              for (int ow = 0; ow < OW; ow++)
                 {
-                  size_t idx = base + (size_t) (oh * s + i) * W + (size_t) (ow * s + j);
-                  float v = x[idx];
-                  if (v > m || (isnan (v) && !isnan (m)))
-                    {
-                      m = v;
-                      best = idx;
-                    }
+                  int32_t i0 = r0 + 2 * ow, i1 = i0 + W;
+                  float m = x0[2 * ow];
+                  int32_t best = i0;
+                  pool_take (x0[2 * ow + 1], i0 + 1, &m, &best);
+                  pool_take (x1[2 * ow], i1, &m, &best);
+                  pool_take (x1[2 * ow + 1], i1 + 1, &m, &best);
+                  yr[ow] = m;
+                  ar[ow] = best;
                 }
-            yp[oh * OW + ow] = m;
-            ap[oh * OW + ow] = (int32_t) best;
-          }
+              continue;
+            }
+          for (int ow = 0; ow < OW; ow++)
+            {
+              int32_t best = r0 + ow * s;
+              float m = x[best];
+              for (int i = 0; i < k; i++)
+                for (int j = 0; j < k; j++)
+                  {
+                    int32_t idx = r0 + i * W + ow * s + j;
+                    pool_take (x[idx], idx, &m, &best);
+                  }
+              yr[ow] = m;
+              ar[ow] = best;
+            }
+        }
     }
 }
 
@@ -642,6 +896,10 @@ pl_avgpool2d_backward (float *dx, const float *dy, int N, int C, int H, int W, i
 
 /* ---- attention ------------------------------------------------------------------------ */
 
+/* The per-head products (often 32 x 32 x 16) go to cblas_sgemm, whose small-matrix
+ * kernels serve them well: hand-written AVX-512/FMA kernels for them measured no
+ * faster here. */
+
 void
 pl_attention_forward (float *out, float *att, const float *q, const float *k,
                       const float *v, const guint8 *key_mask, int N, int T, int H, int Dh)
@@ -658,33 +916,27 @@ pl_attention_forward (float *out, float *att, const float *q, const float *k,
         const guint8 *keep = key_mask ? key_mask + (size_t) n * T : NULL;
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, scale, q + off, D,
                      k + off, D, 0.0f, a, T);
-        for (int t = 0; t < T; t++)
-          {
-            float *row = a + (size_t) t * T;
-            if (!keep)
-              {
-                softmax_row (row, row, T, NULL);
-                continue;
-              }
-            float m = -INFINITY;
-            for (int j = 0; j < T; j++)
-              if (keep[j] && row[j] > m)
-                m = row[j];
-            if (m == -INFINITY)
-              {
-                memset (row, 0, (size_t) T * sizeof (float));
-                continue;
-              }
-            double sum = 0.0;
-            for (int j = 0; j < T; j++)
-              {
-                row[j] = keep[j] ? expf (row[j] - m) : 0.0f;
-                sum += row[j];
-              }
-            float inv = (float) (1.0 / sum);
-            for (int j = 0; j < T; j++)
-              row[j] *= inv;
-          }
+        if (!keep)
+          softmax_rows (a, a, T, T);
+        else
+          for (int t = 0; t < T; t++)
+            {
+              float *row = a + (size_t) t * T;
+              float m = -INFINITY;
+              for (int j = 0; j < T; j++)
+                if (keep[j] && row[j] > m)
+                  m = row[j];
+              if (m == -INFINITY)
+                {
+                  memset (row, 0, (size_t) T * sizeof (float));
+                  continue;
+                }
+              for (int j = 0; j < T; j++)
+                row[j] = keep[j] ? exp_nonpos (row[j] - m) : 0.0f;
+              float inv = (float) (1.0 / sum_lanes (row, T));
+              for (int j = 0; j < T; j++)
+                row[j] *= inv;
+            }
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, 1.0f, a, T,
                      v + off, D, 0.0f, out + off, D);
       }
@@ -711,16 +963,7 @@ pl_attention_backward (float *dq, float *dk, float *dv, float *datt, const float
           continue;
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, dout + off,
                      D, v + off, D, 0.0f, datt, T);
-        for (int t = 0; t < T; t++)
-          {
-            float *d = datt + (size_t) t * T;
-            const float *p = a + (size_t) t * T;
-            float dot = 0.0f;
-            for (int j = 0; j < T; j++)
-              dot += d[j] * p[j];
-            for (int j = 0; j < T; j++)
-              d[j] = p[j] * (d[j] - dot);
-          }
+        softmax_backward_rows (datt, a, T, T);
         if (dq)
           cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, scale, datt, T,
                        k + off, D, 1.0f, dq + off, D);

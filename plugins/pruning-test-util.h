@@ -4,6 +4,7 @@
  * and direct calls of a plugin's run hooks. Test code only. */
 #pragma once
 
+#include <math.h>
 #include <string.h>
 
 #include "paramlab.h"
@@ -111,6 +112,67 @@ pt_line_of (const char *extra, const char *needle)
   return 0;
 }
 
+/* pt_run_new (@extra) run to the end; both must succeed. (transfer full) */
+static inline PtRun *
+pt_run_execute_ok (const char *extra)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PtRun) r = pt_run_new (extra, &error);
+  g_assert_no_error (error);
+  g_assert_true (pl_run_execute (r->run, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&r);
+}
+
+/* Asserts that a run of @extra fails with PL_ERROR_CONFIG, either when it is
+ * built or else when it starts (then before any step, with the weights
+ * untouched), with a message that has "x.ini:LINE" of the line starting with
+ * @key and contains @expect; @c numbers the case in a mismatch. Returns TRUE
+ * when the run was built and failed at its start. */
+static inline gboolean
+pt_assert_config_error (guint c, const char *extra, const char *key, const char *expect)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PtRun) r = pt_run_new (extra, &error);
+  if (r)
+    {
+      g_assert_false (pl_run_execute (r->run, &error));
+      g_assert_cmpstr (pl_run_get_status (r->run), ==, "failed");
+      g_assert_cmpint (pl_run_get_step (r->run), ==, 0);
+      g_assert_cmpfloat (pl_model_weight_sparsity (pl_run_get_model (r->run)), ==, 0.0);
+    }
+  g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
+  g_autofree char *where = g_strdup_printf ("x.ini:%d", pt_line_of (extra, key));
+  if (!strstr (error->message, where) || !strstr (error->message, expect))
+    g_error ("case %u: \"%s\" lacks %s or \"%s\"", c, error->message, where, expect);
+  return r != NULL;
+}
+
+/* A plugin that the engine lists as loaded, created with its defaults.
+ * (transfer full) */
+static inline GObject *
+pt_create_listed (const char *slot, const char *id)
+{
+  const PlPluginDesc *d = pl_plugin_engine_lookup (pt_engine (), slot, id);
+  g_assert_nonnull (d);
+  g_assert_true (d->loaded);
+  GObject *p = pl_plugin_engine_create (pt_engine (), slot, id, NULL);
+  g_assert_nonnull (p);
+  return p;
+}
+
+/* Asserts that @schedule's target after 0-based step @step of @total_steps is
+ * @expect within @tol; @c numbers the case in a mismatch. */
+static inline void
+pt_assert_target (guint c, GObject *schedule, gint64 step, gint64 total_steps, double expect,
+                  double tol)
+{
+  double t = pl_pruning_schedule_target_at (PL_PRUNING_SCHEDULE (schedule), step, total_steps);
+  if (!(fabs (t - expect) <= tol))
+    g_error ("case %u (step %" G_GINT64_FORMAT " of %" G_GINT64_FORMAT "): target %.15g, "
+             "expected %.15g", c, step, total_steps, t, expect);
+}
+
 static inline GObject *
 pt_criterion (PtRun *r)
 {
@@ -139,6 +201,29 @@ pt_addin_after_backward (GObject *plugin, PlRun *run, gint64 step)
     iface->after_backward (PL_RUN_ADDIN (plugin), run, step);
 }
 
+/* A run of @extra (which must build) whose criterion has been through its
+ * run_start hook, as when the engine starts the run. (transfer full) */
+static inline PtRun *
+pt_run_started (const char *extra)
+{
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PtRun) r = pt_run_new (extra, &error);
+  g_assert_no_error (error);
+  g_assert_true (pt_addin_run_start (pt_criterion (r), r->run, &error));
+  g_assert_no_error (error);
+  return g_steal_pointer (&r);
+}
+
+/* The scores of the run's criterion for @p, into @scores; must succeed. */
+static inline void
+pt_score_ok (PtRun *r, PlParam *p, float *scores)
+{
+  g_autoptr (GError) error = NULL;
+  g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (pt_criterion (r)), r->run,
+                                             p, scores, &error));
+  g_assert_no_error (error);
+}
+
 /* Loads the first @n training samples into the model's input and returns the
  * mean loss of a forward pass in training mode (no dropout in PT_DIGITS_BASE). */
 static inline float
@@ -160,6 +245,60 @@ pt_forward_backward (PlRun *run, int n)
   float loss = pt_forward (run, n);
   pl_graph_backward (pl_model_get_graph (m));
   return loss;
+}
+
+/* dL/dw_j ~ (L(w_j + h) - L(w_j - h)) / 2h over the first @n training samples
+ * (pt_forward); w_j is restored. */
+static inline double
+pt_loss_slope (PlRun *run, PlParam *p, size_t j, float h, int n)
+{
+  const float w = p->data[j];
+  p->data[j] = w + h;
+  double lp = pt_forward (run, n);
+  p->data[j] = w - h;
+  double lm = pt_forward (run, n);
+  p->data[j] = w;
+  return (lp - lm) / (2.0 * h);
+}
+
+/* A random index of @p whose gradient is at least @min_grad in size. */
+static inline size_t
+pt_pick_with_gradient (PlRng *rng, const PlParam *p, float min_grad)
+{
+  size_t j;
+  do
+    j = pl_rng_below (rng, p->numel);
+  while (fabsf (p->grad[j]) < min_grad);
+  return j;
+}
+
+/* Writes w and g into the first four entries of @p. */
+static inline void
+pt_set_wg (PlParam *p, const float *w, const float *g)
+{
+  memcpy (p->data, w, 4 * sizeof (float));
+  memcpy (p->grad, g, 4 * sizeof (float));
+}
+
+/* A copy of the mask of tensor @name, with its length in @n. (transfer full) */
+static inline float *
+pt_mask_dup (PlRun *run, const char *name, size_t *n)
+{
+  PlParam *p = pl_model_lookup_param (pl_run_get_model (run), name);
+  g_assert_nonnull (p);
+  g_assert_nonnull (p->mask);
+  *n = p->numel;
+  return g_memdup2 (p->mask, p->numel * sizeof (float));
+}
+
+/* How many of @n entries differ between @a and @b. */
+static inline size_t
+pt_count_differ (const float *a, const float *b, size_t n)
+{
+  size_t differ = 0;
+  for (size_t j = 0; j < n; j++)
+    differ += a[j] != b[j];
+  return differ;
 }
 
 /* Sparsity of one tensor counted from its values. */

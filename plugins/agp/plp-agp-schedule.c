@@ -1,12 +1,8 @@
 /* agp: automated gradual pruning (Zhu & Gupta 2017, "To prune, or not to
  * prune"): the sparsity rises fast at first and levels off toward the target. */
 #include <libpeas/peas.h>
-#include <math.h>
 
 #include "paramlab.h"
-
-/* the largest step an option takes (1e8: printed in full in messages) */
-#define PLP_MAX_STEP 100000000
 
 #define PLP_TYPE_AGP_SCHEDULE (plp_agp_schedule_get_type ())
 G_DECLARE_FINAL_TYPE (PlpAgpSchedule, plp_agp_schedule, PLP, AGP_SCHEDULE, GObject)
@@ -16,9 +12,8 @@ G_DECLARE_FINAL_TYPE (PlpAgpSchedule, plp_agp_schedule, PLP, AGP_SCHEDULE, GObje
 
 struct _PlpAgpSchedule {
   GObject parent_instance;
-  double final_sparsity;
+  PlPruneScheduleOptions options;
   double initial_sparsity;
-  PlPruneScope scope;
   int start_step;
   int end_step;
   int frequency;
@@ -66,14 +61,14 @@ static gboolean
 agp_resolve (PlpAgpSchedule *self, gint64 total, AgpPlan *plan, const char **key,
              GError **error)
 {
-  gint64 t0 = self->start_step >= 0 ? self->start_step : llround (0.1 * (double) total);
+  gint64 t0 = pl_prune_schedule_resolve_step (self->start_step, 0.1, total);
   gint64 n = self->n, dt = self->frequency, te;
-  if (self->initial_sparsity > self->final_sparsity)
+  if (self->initial_sparsity > self->options.final_sparsity)
     {
       *key = "initial-sparsity";
       g_set_error (error, PL_ERROR, PL_ERROR_CONFIG,
                    "agp: initial-sparsity %g is above final-sparsity %g; expected at most "
-                   "final-sparsity", self->initial_sparsity, self->final_sparsity);
+                   "final-sparsity", self->initial_sparsity, self->options.final_sparsity);
       return FALSE;
     }
   if (self->end_step >= 0)
@@ -93,7 +88,7 @@ agp_resolve (PlpAgpSchedule *self, gint64 total, AgpPlan *plan, const char **key
   else if (n > 0 && dt > 0)
     te = t0 + n * dt;
   else
-    te = llround (0.75 * (double) total);
+    te = pl_prune_schedule_resolve_step (self->end_step, 0.75, total);
   if (te <= t0)
     {
       *key = self->end_step >= 0 ? "end-step" : "start-step";
@@ -139,25 +134,14 @@ agp_target_at (PlPruningSchedule *schedule, gint64 step, gint64 total_steps)
     return 0.0;
   gint64 k = MIN (plan.n, (c - plan.t0) / plan.dt);
   double r = 1.0 - (double) k / (double) plan.n;
-  double s_i = self->initial_sparsity, s_f = self->final_sparsity;
+  double s_i = self->initial_sparsity, s_f = self->options.final_sparsity;
   return s_f + (s_i - s_f) * r * r * r;
-}
-
-static gboolean
-agp_update (PlPruningSchedule *schedule, PlPruner *pruner, gint64 step, gint64 total_steps,
-            GError **error)
-{
-  PlpAgpSchedule *self = PLP_AGP_SCHEDULE (schedule);
-  double target = agp_target_at (schedule, step, total_steps);
-  if (target <= pl_pruner_get_target (pruner))
-    return TRUE;
-  return pl_pruner_prune_to (pruner, target, self->scope, error);
 }
 
 static void
 plp_agp_schedule_iface_init (PlPruningScheduleInterface *iface)
 {
-  iface->update = agp_update;
+  iface->update = pl_prune_schedule_update_to_target;
   iface->target_at = agp_target_at;
 }
 
@@ -169,12 +153,7 @@ agp_run_start (PlRunAddin *addin, PlRun *run, GError **error)
   AgpPlan plan;
   const char *key = NULL;
   if (!agp_resolve (self, pl_run_get_total_steps (run), &plan, &key, error))
-    {
-      g_autofree char *where = pl_experiment_get_location (pl_run_get_experiment (run),
-                                                          "prune", key);
-      g_prefix_error (error, "%s: [prune] %s: ", where, key);
-      return FALSE;
-    }
+    return pl_prune_schedule_fail_at_option (run, key, error);
   return TRUE;
 }
 
@@ -188,16 +167,12 @@ static void
 plp_agp_schedule_get_property (GObject *object, guint id, GValue *value, GParamSpec *pspec)
 {
   PlpAgpSchedule *self = PLP_AGP_SCHEDULE (object);
+  if (pl_prune_schedule_options_get_property (&self->options, pspec, value))
+    return;
   switch (id)
     {
-    case PROP_FINAL_SPARSITY:
-      g_value_set_double (value, self->final_sparsity);
-      break;
     case PROP_INITIAL_SPARSITY:
       g_value_set_double (value, self->initial_sparsity);
-      break;
-    case PROP_SCOPE:
-      g_value_set_enum (value, self->scope);
       break;
     case PROP_START_STEP:
       g_value_set_int (value, self->start_step);
@@ -221,16 +196,12 @@ plp_agp_schedule_set_property (GObject *object, guint id, const GValue *value,
                                GParamSpec *pspec)
 {
   PlpAgpSchedule *self = PLP_AGP_SCHEDULE (object);
+  if (pl_prune_schedule_options_set_property (&self->options, pspec, value))
+    return;
   switch (id)
     {
-    case PROP_FINAL_SPARSITY:
-      self->final_sparsity = g_value_get_double (value);
-      break;
     case PROP_INITIAL_SPARSITY:
       self->initial_sparsity = g_value_get_double (value);
-      break;
-    case PROP_SCOPE:
-      self->scope = g_value_get_enum (value);
       break;
     case PROP_START_STEP:
       self->start_step = g_value_get_int (value);
@@ -257,33 +228,27 @@ plp_agp_schedule_class_init (PlpAgpScheduleClass *klass)
   object_class->get_property = plp_agp_schedule_get_property;
   object_class->set_property = plp_agp_schedule_set_property;
   g_object_class_install_property (object_class, PROP_FINAL_SPARSITY,
-    g_param_spec_double ("final-sparsity", "Final sparsity",
-                         "s_f: fraction of the prunable weights that are zero after the last "
-                         "update",
-                         0.0, 0.99, 0.5, flags));
+    pl_prune_schedule_param_final_sparsity ("s_f: fraction of the prunable weights that are "
+                                            "zero after the last update"));
   g_object_class_install_property (object_class, PROP_INITIAL_SPARSITY,
     g_param_spec_double ("initial-sparsity", "Initial sparsity",
                          "s_i: the sparsity set at start-step", 0.0, 0.99, 0.0, flags));
   g_object_class_install_property (object_class, PROP_SCOPE,
-    g_param_spec_enum ("scope", "Scope",
-                       "layer: every weight tensor gets the sparsity; global: one ranking "
-                       "over all prunable weights",
-                       PL_TYPE_PRUNE_SCOPE, PL_PRUNE_SCOPE_LAYER, flags));
+                                   pl_prune_schedule_param_scope (NULL));
   g_object_class_install_property (object_class, PROP_START_STEP,
-    g_param_spec_int ("start-step", "Start step",
-                      "t0: the first update, after this many optimizer steps (-1: at 10% of "
-                      "the run)",
-                      -1, PLP_MAX_STEP, -1, flags));
+    pl_prune_schedule_param_step ("start-step", "Start step",
+                                  "t0: the first update, after this many optimizer steps (-1: "
+                                  "at 10% of the run)"));
   g_object_class_install_property (object_class, PROP_END_STEP,
-    g_param_spec_int ("end-step", "End step",
-                      "The step by which the final sparsity is reached (-1: start-step + n * "
-                      "frequency when both are given, else 75% of the run)",
-                      -1, PLP_MAX_STEP, -1, flags));
+    pl_prune_schedule_param_step ("end-step", "End step",
+                                  "The step by which the final sparsity is reached (-1: "
+                                  "start-step + n * frequency when both are given, else 75% "
+                                  "of the run)"));
   g_object_class_install_property (object_class, PROP_FREQUENCY,
     g_param_spec_int ("frequency", "Frequency",
                       "dt: optimizer steps between updates (0: (end - start) / n, or about 20 "
                       "updates when n is 0 too)",
-                      0, PLP_MAX_STEP, 0, flags));
+                      0, PL_PRUNE_MAX_STEP, 0, flags));
   g_object_class_install_property (object_class, PROP_N,
     g_param_spec_int ("n", "Updates",
                       "Number of updates after start-step (0: as many as fit between "
@@ -299,8 +264,7 @@ plp_agp_schedule_class_finalize (PlpAgpScheduleClass *klass)
 static void
 plp_agp_schedule_init (PlpAgpSchedule *self)
 {
-  self->final_sparsity = 0.5;
-  self->scope = PL_PRUNE_SCOPE_LAYER;
+  pl_prune_schedule_options_init (&self->options);
   self->start_step = -1;
   self->end_step = -1;
 }

@@ -10,11 +10,7 @@
 static void
 test_listed (void)
 {
-  const PlPluginDesc *d = pl_plugin_engine_lookup (pt_engine (), PL_SLOT_PRUNE_SCHEDULE, "agp");
-  g_assert_nonnull (d);
-  g_assert_true (d->loaded);
-  g_autoptr (GObject) p = pl_plugin_engine_create (pt_engine (), PL_SLOT_PRUNE_SCHEDULE, "agp",
-                                                   NULL);
+  g_autoptr (GObject) p = pt_create_listed (PL_SLOT_PRUNE_SCHEDULE, "agp");
   g_autofree char *json = pl_plugin_options_to_json (p);
   g_assert_cmpstr (json, ==, "{\"final-sparsity\":0.5,\"initial-sparsity\":0,\"scope\":\"layer\","
                              "\"start-step\":-1,\"end-step\":-1,\"frequency\":0,\"n\":0}");
@@ -51,10 +47,7 @@ test_formula (void)
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
       g_object_set (p, "initial-sparsity", cases[c].s_i, NULL);
-      double t = pl_pruning_schedule_target_at (PL_PRUNING_SCHEDULE (p), cases[c].t - 1, 100);
-      if (fabs (t - cases[c].expect) > 1e-12)
-        g_error ("case %u (t %" G_GINT64_FORMAT "): target %.15g, expected %.15g", c,
-                 cases[c].t, t, cases[c].expect);
+      pt_assert_target (c, p, cases[c].t - 1, 100, cases[c].expect, 1e-12);
     }
 }
 
@@ -133,18 +126,7 @@ test_errors (void)
     {
       g_autofree char *extra = g_strconcat ("[train]\nepochs=2\n[prune]\ncriterion=magnitude\n"
                                             "schedule=agp\n", cases[c].extra, NULL);
-      g_autoptr (GError) error = NULL;
-      g_autoptr (PtRun) r = pt_run_new (extra, &error);
-      if (r)
-        {
-          g_assert_false (pl_run_execute (r->run, &error));
-          g_assert_cmpint (pl_run_get_step (r->run), ==, 0);
-        }
-      g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
-      g_autofree char *where = g_strdup_printf ("x.ini:%d", pt_line_of (extra, cases[c].key));
-      if (!strstr (error->message, where) || !strstr (error->message, cases[c].expect))
-        g_error ("case %u: \"%s\" lacks %s or \"%s\"", c, error->message, where,
-                 cases[c].expect);
+      pt_assert_config_error (c, extra, cases[c].key, cases[c].expect);
     }
 }
 
@@ -183,19 +165,13 @@ test_run (void)
 {
   static const char *scopes[] = { "layer", "global" };
   double spread[2];
-  g_autoptr (GError) dense_error = NULL;
-  g_autoptr (PtRun) dense = pt_run_new ("[train]\nepochs=3\n", &dense_error);
-  g_assert_no_error (dense_error);
-  g_assert_true (pl_run_execute (dense->run, &dense_error));
+  g_autoptr (PtRun) dense = pt_run_execute_ok ("[train]\nepochs=3\n");
   double dense_acc = pl_run_get_metric (dense->run, "val/acc");
   for (int sc = 0; sc < 2; sc++)
     {
       g_autofree char *extra = g_strdup_printf (AGP_RUN "scope=%s\n", scopes[sc]);
+      g_autoptr (PtRun) r = pt_run_execute_ok (extra);
       g_autoptr (GError) error = NULL;
-      g_autoptr (PtRun) r = pt_run_new (extra, &error);
-      g_assert_no_error (error);
-      g_assert_true (pl_run_execute (r->run, &error));
-      g_assert_no_error (error);
       PlModel *m = pl_run_get_model (r->run);
       g_assert_cmpuint (r->total->len, ==, 135);
 

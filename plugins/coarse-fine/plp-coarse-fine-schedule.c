@@ -2,12 +2,8 @@
  * |w| below a threshold (0.01). Fine: rank the rest by the configured criterion
  * (gradient sensitivity: taylor) and prune in equal steps to the final sparsity. */
 #include <libpeas/peas.h>
-#include <math.h>
 
 #include "paramlab.h"
-
-/* the largest step an option takes (1e8: printed in full in messages) */
-#define PLP_MAX_STEP 100000000
 
 #define PLP_TYPE_COARSE_FINE_SCHEDULE (plp_coarse_fine_schedule_get_type ())
 G_DECLARE_FINAL_TYPE (PlpCoarseFineSchedule, plp_coarse_fine_schedule, PLP,
@@ -15,8 +11,7 @@ G_DECLARE_FINAL_TYPE (PlpCoarseFineSchedule, plp_coarse_fine_schedule, PLP,
 
 struct _PlpCoarseFineSchedule {
   GObject parent_instance;
-  double final_sparsity;
-  PlPruneScope scope;
+  PlPruneScheduleOptions options;
   double threshold;
   int coarse_step;
   int end_step;
@@ -52,15 +47,11 @@ static gboolean
 coarse_fine_resolve (PlpCoarseFineSchedule *self, gint64 total, gint64 *tc, gint64 *te,
                      const char **key, GError **error)
 {
-  *tc = MAX (1, self->coarse_step >= 0 ? self->coarse_step : llround (0.25 * (double) total));
-  *te = self->end_step >= 0 ? self->end_step : llround (0.75 * (double) total);
-  if (*te > total)
+  *tc = MAX (1, pl_prune_schedule_resolve_step (self->coarse_step, 0.25, total));
+  *te = pl_prune_schedule_resolve_step (self->end_step, 0.75, total);
+  if (!pl_prune_schedule_check_within_run ("coarse-fine", "end-step", *te, total, error))
     {
       *key = "end-step";
-      g_set_error (error, PL_ERROR, PL_ERROR_CONFIG,
-                   "coarse-fine: end-step %" G_GINT64_FORMAT " is after the run's last step "
-                   "(%" G_GINT64_FORMAT "); expected at most %" G_GINT64_FORMAT, *te, total,
-                   total);
       return FALSE;
     }
   if (*te <= *tc)
@@ -90,7 +81,7 @@ coarse_fine_target_at (PlPruningSchedule *schedule, gint64 step, gint64 total_st
   gint64 c = step + 1, n = self->n;
   if (c < tc)
     return 0.0;
-  double s_c = self->coarse_sparsity, s_f = self->final_sparsity;
+  double s_c = self->coarse_sparsity, s_f = self->options.final_sparsity;
   if (s_c >= s_f)
     return s_c;
   /* largest i with floor(i D / n) <= c - tc, i.e. i D < (c - tc + 1) n */
@@ -118,9 +109,9 @@ coarse_fine_update (PlPruningSchedule *schedule, PlPruner *pruner, gint64 step,
       return TRUE;
     }
   double target = coarse_fine_target_at (schedule, step, total_steps);
-  if (target <= self->coarse_sparsity || target <= pl_pruner_get_target (pruner))
+  if (target <= self->coarse_sparsity)
     return TRUE;
-  return pl_pruner_prune_to (pruner, target, self->scope, error);
+  return pl_prune_schedule_raise (pruner, target, self->options.scope, error);
 }
 
 static void
@@ -140,11 +131,7 @@ coarse_fine_run_start (PlRunAddin *addin, PlRun *run, GError **error)
   gint64 tc, te;
   const char *key = NULL;
   if (!coarse_fine_resolve (self, pl_run_get_total_steps (run), &tc, &te, &key, error))
-    {
-      g_autofree char *where = pl_experiment_get_location (exp, "prune", key);
-      g_prefix_error (error, "%s: [prune] %s: ", where, key);
-      return FALSE;
-    }
+    return pl_prune_schedule_fail_at_option (run, key, error);
   const char *criterion = pl_experiment_get_raw (exp, "prune", "criterion");
   if (!criterion || !criterion[0] || g_str_equal (criterion, "none"))
     {
@@ -170,14 +157,10 @@ plp_coarse_fine_schedule_get_property (GObject *object, guint id, GValue *value,
                                        GParamSpec *pspec)
 {
   PlpCoarseFineSchedule *self = PLP_COARSE_FINE_SCHEDULE (object);
+  if (pl_prune_schedule_options_get_property (&self->options, pspec, value))
+    return;
   switch (id)
     {
-    case PROP_FINAL_SPARSITY:
-      g_value_set_double (value, self->final_sparsity);
-      break;
-    case PROP_SCOPE:
-      g_value_set_enum (value, self->scope);
-      break;
     case PROP_THRESHOLD:
       g_value_set_double (value, self->threshold);
       break;
@@ -200,14 +183,10 @@ plp_coarse_fine_schedule_set_property (GObject *object, guint id, const GValue *
                                        GParamSpec *pspec)
 {
   PlpCoarseFineSchedule *self = PLP_COARSE_FINE_SCHEDULE (object);
+  if (pl_prune_schedule_options_set_property (&self->options, pspec, value))
+    return;
   switch (id)
     {
-    case PROP_FINAL_SPARSITY:
-      self->final_sparsity = g_value_get_double (value);
-      break;
-    case PROP_SCOPE:
-      self->scope = g_value_get_enum (value);
-      break;
     case PROP_THRESHOLD:
       self->threshold = g_value_get_double (value);
       break;
@@ -233,29 +212,24 @@ plp_coarse_fine_schedule_class_init (PlpCoarseFineScheduleClass *klass)
   object_class->get_property = plp_coarse_fine_schedule_get_property;
   object_class->set_property = plp_coarse_fine_schedule_set_property;
   g_object_class_install_property (object_class, PROP_FINAL_SPARSITY,
-    g_param_spec_double ("final-sparsity", "Final sparsity",
-                         "Fraction of the prunable weights that are zero after the fine stage "
-                         "(if the coarse stage removed more, that stays)",
-                         0.0, 0.99, 0.5, flags));
+    pl_prune_schedule_param_final_sparsity ("Fraction of the prunable weights that are zero "
+                                            "after the fine stage (if the coarse stage "
+                                            "removed more, that stays)"));
   g_object_class_install_property (object_class, PROP_SCOPE,
-    g_param_spec_enum ("scope", "Scope",
-                       "Fine stage: layer: every weight tensor gets the sparsity; global: one "
-                       "ranking over all prunable weights",
-                       PL_TYPE_PRUNE_SCOPE, PL_PRUNE_SCOPE_LAYER, flags));
+    pl_prune_schedule_param_scope ("Fine stage: layer: every weight tensor gets the sparsity; "
+                                   "global: one ranking over all prunable weights"));
   g_object_class_install_property (object_class, PROP_THRESHOLD,
     g_param_spec_double ("threshold", "Coarse threshold",
                          "Coarse stage: every weight with |w| below this goes",
                          0.0, 1e6, 0.01, flags));
   g_object_class_install_property (object_class, PROP_COARSE_STEP,
-    g_param_spec_int ("coarse-step", "Coarse step",
-                      "The coarse stage runs after this many optimizer steps (-1: at 25% of "
-                      "the run)",
-                      -1, PLP_MAX_STEP, -1, flags));
+    pl_prune_schedule_param_step ("coarse-step", "Coarse step",
+                                  "The coarse stage runs after this many optimizer steps (-1: "
+                                  "at 25% of the run)"));
   g_object_class_install_property (object_class, PROP_END_STEP,
-    g_param_spec_int ("end-step", "End step",
-                      "The fine stage reaches the final sparsity at this step (-1: at 75% of "
-                      "the run)",
-                      -1, PLP_MAX_STEP, -1, flags));
+    pl_prune_schedule_param_step ("end-step", "End step",
+                                  "The fine stage reaches the final sparsity at this step (-1: "
+                                  "at 75% of the run)"));
   g_object_class_install_property (object_class, PROP_N,
     g_param_spec_int ("n", "Fine prunes",
                       "Number of equal fine-stage increments between coarse-step and end-step",
@@ -270,8 +244,7 @@ plp_coarse_fine_schedule_class_finalize (PlpCoarseFineScheduleClass *klass)
 static void
 plp_coarse_fine_schedule_init (PlpCoarseFineSchedule *self)
 {
-  self->final_sparsity = 0.5;
-  self->scope = PL_PRUNE_SCOPE_LAYER;
+  pl_prune_schedule_options_init (&self->options);
   self->threshold = 0.01;
   self->coarse_step = -1;
   self->end_step = -1;

@@ -8,12 +8,7 @@
 static void
 test_listed (void)
 {
-  const PlPluginDesc *d = pl_plugin_engine_lookup (pt_engine (), PL_SLOT_PRUNE_SCHEDULE,
-                                                   "coarse-fine");
-  g_assert_nonnull (d);
-  g_assert_true (d->loaded);
-  g_autoptr (GObject) p = pl_plugin_engine_create (pt_engine (), PL_SLOT_PRUNE_SCHEDULE,
-                                                   "coarse-fine", NULL);
+  g_autoptr (GObject) p = pt_create_listed (PL_SLOT_PRUNE_SCHEDULE, "coarse-fine");
   g_autofree char *json = pl_plugin_options_to_json (p);
   g_assert_cmpstr (json, ==, "{\"final-sparsity\":0.5,\"scope\":\"layer\",\"threshold\":0.01,"
                              "\"coarse-step\":-1,\"end-step\":-1,\"n\":10}");
@@ -49,10 +44,7 @@ test_target_at (void)
     {
       g_object_set (p, "coarse-step", cases[c].coarse, "end-step", cases[c].end, "n",
                     cases[c].n, NULL);
-      double t = pl_pruning_schedule_target_at (PL_PRUNING_SCHEDULE (p), cases[c].t - 1,
-                                                cases[c].total);
-      if (fabs (t - cases[c].expect) > 1e-12)
-        g_error ("case %u: target %g, expected %g", c, t, cases[c].expect);
+      pt_assert_target (c, p, cases[c].t - 1, cases[c].total, cases[c].expect, 1e-12);
     }
 }
 
@@ -80,18 +72,7 @@ test_errors (void)
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
       g_autofree char *extra = g_strconcat ("[train]\nepochs=2\n", cases[c].extra, NULL);
-      g_autoptr (GError) error = NULL;
-      g_autoptr (PtRun) r = pt_run_new (extra, &error);
-      if (r)
-        {
-          g_assert_false (pl_run_execute (r->run, &error));
-          g_assert_cmpint (pl_run_get_step (r->run), ==, 0);
-        }
-      g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
-      g_autofree char *where = g_strdup_printf ("x.ini:%d", pt_line_of (extra, cases[c].key));
-      if (!strstr (error->message, where) || !strstr (error->message, cases[c].expect))
-        g_error ("case %u: \"%s\" lacks %s or \"%s\"", c, error->message, where,
-                 cases[c].expect);
+      pt_assert_config_error (c, extra, cases[c].key, cases[c].expect);
     }
 }
 
@@ -180,15 +161,10 @@ test_run (void)
       g_assert_cmpint (rises, ==, 5);
       pl_assert_close (pl_model_weight_sparsity (m), 0.8, 1e-3, 0);
       pt_assert_masked_zero (m);
-      PlParam *p = pl_model_lookup_param (m, "hidden.0.weight");
-      n = p->numel;
-      masks[c] = g_memdup2 (p->mask, n * sizeof (float));
+      masks[c] = pt_mask_dup (r->run, "hidden.0.weight", &n);
     }
   g_assert_cmpfloat (coarse[0], ==, coarse[1]);
-  size_t differ = 0;
-  for (size_t j = 0; j < n; j++)
-    differ += masks[0][j] != masks[1][j];
-  g_assert_cmpuint (differ, >, n / 20);
+  g_assert_cmpuint (pt_count_differ (masks[0], masks[1], n), >, n / 20);
   g_free (masks[0]);
   g_free (masks[1]);
 }
@@ -198,13 +174,9 @@ test_run (void)
 static void
 test_coarse_beyond_target (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PtRun) r = pt_run_new ("[train]\nepochs=2\n[prune]\ncriterion=taylor\n"
-                                    "schedule=coarse-fine\nthreshold=0.2\ncoarse-step=20\n"
-                                    "final-sparsity=0.3\n", &error);
-  g_assert_no_error (error);
-  g_assert_true (pl_run_execute (r->run, &error));
-  g_assert_no_error (error);
+  g_autoptr (PtRun) r = pt_run_execute_ok ("[train]\nepochs=2\n[prune]\ncriterion=taylor\n"
+                                           "schedule=coarse-fine\nthreshold=0.2\n"
+                                           "coarse-step=20\nfinal-sparsity=0.3\n");
   double s_c = g_array_index (r->total, double, 19);
   g_assert_cmpfloat (s_c, >, 0.3);
   g_assert_cmpfloat (pl_model_weight_sparsity (pl_run_get_model (r->run)), ==, s_c);

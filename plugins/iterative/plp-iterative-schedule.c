@@ -1,11 +1,7 @@
 /* iterative: prune in n equal increments between start-step and end-step. */
 #include <libpeas/peas.h>
-#include <math.h>
 
 #include "paramlab.h"
-
-/* the largest step an option takes (1e8: printed in full in messages) */
-#define PLP_MAX_STEP 100000000
 
 #define PLP_TYPE_ITERATIVE_SCHEDULE (plp_iterative_schedule_get_type ())
 G_DECLARE_FINAL_TYPE (PlpIterativeSchedule, plp_iterative_schedule, PLP, ITERATIVE_SCHEDULE,
@@ -13,8 +9,7 @@ G_DECLARE_FINAL_TYPE (PlpIterativeSchedule, plp_iterative_schedule, PLP, ITERATI
 
 struct _PlpIterativeSchedule {
   GObject parent_instance;
-  double final_sparsity;
-  PlPruneScope scope;
+  PlPruneScheduleOptions options;
   int start_step;
   int end_step;
   int n;
@@ -39,15 +34,11 @@ static gboolean
 iterative_resolve (PlpIterativeSchedule *self, gint64 total, gint64 *t0, gint64 *te,
                    const char **key, GError **error)
 {
-  *t0 = self->start_step >= 0 ? self->start_step : llround (0.1 * (double) total);
-  *te = self->end_step >= 0 ? self->end_step : llround (0.75 * (double) total);
-  if (*te > total)
+  *t0 = pl_prune_schedule_resolve_step (self->start_step, 0.1, total);
+  *te = pl_prune_schedule_resolve_step (self->end_step, 0.75, total);
+  if (!pl_prune_schedule_check_within_run ("iterative", "end-step", *te, total, error))
     {
       *key = "end-step";
-      g_set_error (error, PL_ERROR, PL_ERROR_CONFIG,
-                   "iterative: end-step %" G_GINT64_FORMAT " is after the run's last step "
-                   "(%" G_GINT64_FORMAT "); expected at most %" G_GINT64_FORMAT, *te, total,
-                   total);
       return FALSE;
     }
   if (*te < *t0)
@@ -80,24 +71,13 @@ iterative_target_at (PlPruningSchedule *schedule, gint64 step, gint64 total_step
   /* largest i with floor(i D / (n - 1)) <= c - t0, i.e. i D < (c - t0 + 1)(n - 1) */
   if (n > 1 && te > t0)
     i = MIN (n - 1, ((c - t0 + 1) * (n - 1) - 1) / (te - t0));
-  return self->final_sparsity * (double) (i + 1) / (double) n;
-}
-
-static gboolean
-iterative_update (PlPruningSchedule *schedule, PlPruner *pruner, gint64 step,
-                  gint64 total_steps, GError **error)
-{
-  PlpIterativeSchedule *self = PLP_ITERATIVE_SCHEDULE (schedule);
-  double target = iterative_target_at (schedule, step, total_steps);
-  if (target <= pl_pruner_get_target (pruner))
-    return TRUE;
-  return pl_pruner_prune_to (pruner, target, self->scope, error);
+  return self->options.final_sparsity * (double) (i + 1) / (double) n;
 }
 
 static void
 plp_iterative_schedule_iface_init (PlPruningScheduleInterface *iface)
 {
-  iface->update = iterative_update;
+  iface->update = pl_prune_schedule_update_to_target;
   iface->target_at = iterative_target_at;
 }
 
@@ -109,12 +89,7 @@ iterative_run_start (PlRunAddin *addin, PlRun *run, GError **error)
   gint64 t0, te;
   const char *key = NULL;
   if (!iterative_resolve (self, pl_run_get_total_steps (run), &t0, &te, &key, error))
-    {
-      g_autofree char *where = pl_experiment_get_location (pl_run_get_experiment (run),
-                                                          "prune", key);
-      g_prefix_error (error, "%s: [prune] %s: ", where, key);
-      return FALSE;
-    }
+    return pl_prune_schedule_fail_at_option (run, key, error);
   return TRUE;
 }
 
@@ -129,14 +104,10 @@ plp_iterative_schedule_get_property (GObject *object, guint id, GValue *value,
                                      GParamSpec *pspec)
 {
   PlpIterativeSchedule *self = PLP_ITERATIVE_SCHEDULE (object);
+  if (pl_prune_schedule_options_get_property (&self->options, pspec, value))
+    return;
   switch (id)
     {
-    case PROP_FINAL_SPARSITY:
-      g_value_set_double (value, self->final_sparsity);
-      break;
-    case PROP_SCOPE:
-      g_value_set_enum (value, self->scope);
-      break;
     case PROP_START_STEP:
       g_value_set_int (value, self->start_step);
       break;
@@ -156,14 +127,10 @@ plp_iterative_schedule_set_property (GObject *object, guint id, const GValue *va
                                      GParamSpec *pspec)
 {
   PlpIterativeSchedule *self = PLP_ITERATIVE_SCHEDULE (object);
+  if (pl_prune_schedule_options_set_property (&self->options, pspec, value))
+    return;
   switch (id)
     {
-    case PROP_FINAL_SPARSITY:
-      self->final_sparsity = g_value_get_double (value);
-      break;
-    case PROP_SCOPE:
-      self->scope = g_value_get_enum (value);
-      break;
     case PROP_START_STEP:
       self->start_step = g_value_get_int (value);
       break;
@@ -186,22 +153,18 @@ plp_iterative_schedule_class_init (PlpIterativeScheduleClass *klass)
   object_class->get_property = plp_iterative_schedule_get_property;
   object_class->set_property = plp_iterative_schedule_set_property;
   g_object_class_install_property (object_class, PROP_FINAL_SPARSITY,
-    g_param_spec_double ("final-sparsity", "Final sparsity",
-                         "Fraction of the prunable weights that are zero after the last prune",
-                         0.0, 0.99, 0.5, flags));
+    pl_prune_schedule_param_final_sparsity (
+      "Fraction of the prunable weights that are zero after the last prune"));
   g_object_class_install_property (object_class, PROP_SCOPE,
-    g_param_spec_enum ("scope", "Scope",
-                       "layer: every weight tensor gets the sparsity; global: one ranking "
-                       "over all prunable weights",
-                       PL_TYPE_PRUNE_SCOPE, PL_PRUNE_SCOPE_LAYER, flags));
+                                   pl_prune_schedule_param_scope (NULL));
   g_object_class_install_property (object_class, PROP_START_STEP,
-    g_param_spec_int ("start-step", "Start step",
-                      "The first prune, after this many optimizer steps (-1: at 10% of the run)",
-                      -1, PLP_MAX_STEP, -1, flags));
+    pl_prune_schedule_param_step ("start-step", "Start step",
+                                  "The first prune, after this many optimizer steps (-1: at "
+                                  "10% of the run)"));
   g_object_class_install_property (object_class, PROP_END_STEP,
-    g_param_spec_int ("end-step", "End step",
-                      "The last prune, which reaches the final sparsity (-1: at 75% of the run)",
-                      -1, PLP_MAX_STEP, -1, flags));
+    pl_prune_schedule_param_step ("end-step", "End step",
+                                  "The last prune, which reaches the final sparsity (-1: at "
+                                  "75% of the run)"));
   g_object_class_install_property (object_class, PROP_N,
     g_param_spec_int ("n", "Prunes",
                       "Number of equal increments from start-step to end-step",
@@ -216,8 +179,7 @@ plp_iterative_schedule_class_finalize (PlpIterativeScheduleClass *klass)
 static void
 plp_iterative_schedule_init (PlpIterativeSchedule *self)
 {
-  self->final_sparsity = 0.5;
-  self->scope = PL_PRUNE_SCOPE_LAYER;
+  pl_prune_schedule_options_init (&self->options);
   self->start_step = -1;
   self->end_step = -1;
   self->n = 10;

@@ -7,12 +7,7 @@
 static void
 test_listed (void)
 {
-  const PlPluginDesc *d = pl_plugin_engine_lookup (pt_engine (), PL_SLOT_PRUNE_SCHEDULE,
-                                                   "iterative");
-  g_assert_nonnull (d);
-  g_assert_true (d->loaded);
-  g_autoptr (GObject) p = pl_plugin_engine_create (pt_engine (), PL_SLOT_PRUNE_SCHEDULE,
-                                                   "iterative", NULL);
+  g_autoptr (GObject) p = pt_create_listed (PL_SLOT_PRUNE_SCHEDULE, "iterative");
   g_autofree char *json = pl_plugin_options_to_json (p);
   g_assert_cmpstr (json, ==, "{\"final-sparsity\":0.5,\"scope\":\"layer\",\"start-step\":-1,"
                              "\"end-step\":-1,\"n\":10}");
@@ -57,10 +52,7 @@ test_target_at (void)
     {
       g_object_set (p, "start-step", cases[c].start, "end-step", cases[c].end, "n", cases[c].n,
                     NULL);
-      double t = pl_pruning_schedule_target_at (PL_PRUNING_SCHEDULE (p), cases[c].t - 1,
-                                                cases[c].total);
-      if (fabs (t - cases[c].expect) > 1e-12)
-        g_error ("case %u: target %g, expected %g", c, t, cases[c].expect);
+      pt_assert_target (c, p, cases[c].t - 1, cases[c].total, cases[c].expect, 1e-12);
     }
 }
 
@@ -84,15 +76,7 @@ test_errors (void)
     {
       g_autofree char *extra = g_strconcat ("[train]\nepochs=2\n[prune]\nschedule=iterative\n",
                                             cases[c].extra, NULL);
-      g_autoptr (GError) error = NULL;
-      g_autoptr (PtRun) r = pt_run_new (extra, &error);
-      if (r)
-        g_assert_false (pl_run_execute (r->run, &error));
-      g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
-      g_autofree char *where = g_strdup_printf ("x.ini:%d", pt_line_of (extra, cases[c].key));
-      if (!strstr (error->message, where) || !strstr (error->message, cases[c].expect))
-        g_error ("case %u: \"%s\" lacks %s or \"%s\"", c, error->message, where,
-                 cases[c].expect);
+      pt_assert_config_error (c, extra, cases[c].key, cases[c].expect);
     }
 }
 
@@ -101,13 +85,9 @@ test_errors (void)
 static void
 test_run (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PtRun) r = pt_run_new ("[train]\nepochs=2\n[prune]\nschedule=iterative\n"
-                                    "final-sparsity=0.6\nstart-step=10\nend-step=70\nn=4\n"
-                                    "scope=global\n", &error);
-  g_assert_no_error (error);
-  g_assert_true (pl_run_execute (r->run, &error));
-  g_assert_no_error (error);
+  g_autoptr (PtRun) r = pt_run_execute_ok ("[train]\nepochs=2\n[prune]\nschedule=iterative\n"
+                                           "final-sparsity=0.6\nstart-step=10\nend-step=70\n"
+                                           "n=4\nscope=global\n");
   static const int at[] = { 10, 30, 50, 70 };
   int rises = 0;
   double prev = 0.0;

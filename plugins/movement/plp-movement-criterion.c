@@ -34,14 +34,7 @@ movement_score (PlPruningCriterion *criterion, PlRun *run, PlParam *param, float
                 GError **error)
 {
   PlpMovementCriterion *self = PLP_MOVEMENT_CRITERION (criterion);
-  if (!self->stats || pl_prune_stats_get_model (self->stats) != pl_run_get_model (run))
-    {
-      g_set_error (error, PL_ERROR, PL_ERROR_PLUGIN,
-                   "movement: no gradient statistics for tensor %s: the criterion gathers "
-                   "them during a run it is attached to", param->name);
-      return FALSE;
-    }
-  return pl_prune_stats_score (self->stats, "movement", param, scores, error);
+  return pl_prune_stats_score_for_run (self->stats, run, "movement", param, scores, error);
 }
 
 static void
@@ -54,9 +47,8 @@ static gboolean
 movement_run_start (PlRunAddin *addin, PlRun *run, GError **error)
 {
   PlpMovementCriterion *self = PLP_MOVEMENT_CRITERION (addin);
-  g_clear_pointer (&self->stats, pl_prune_stats_free);
-  self->stats = pl_prune_stats_new (pl_run_get_model (run), PL_PRUNE_STAT_MOVEMENT, 0.0,
-                                    self->reset_after_prune);
+  pl_prune_stats_start_for_run (&self->stats, run, PL_PRUNE_STAT_MOVEMENT, 0.0,
+                                self->reset_after_prune);
   return TRUE;
 }
 
@@ -64,8 +56,7 @@ static void
 movement_after_backward (PlRunAddin *addin, PlRun *run, gint64 step)
 {
   PlpMovementCriterion *self = PLP_MOVEMENT_CRITERION (addin);
-  if (self->stats && pl_prune_stats_get_model (self->stats) == pl_run_get_model (run))
-    pl_prune_stats_accumulate (self->stats);
+  pl_prune_stats_accumulate_for_run (self->stats, run);
 }
 
 static void

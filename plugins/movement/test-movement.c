@@ -10,23 +10,11 @@
 static void
 test_listed (void)
 {
-  const PlPluginDesc *d = pl_plugin_engine_lookup (pt_engine (), PL_SLOT_PRUNE_CRITERION,
-                                                   "movement");
-  g_assert_nonnull (d);
-  g_assert_true (d->loaded);
-  g_autoptr (GObject) p = pl_plugin_engine_create (pt_engine (), PL_SLOT_PRUNE_CRITERION,
-                                                   "movement", NULL);
+  g_autoptr (GObject) p = pt_create_listed (PL_SLOT_PRUNE_CRITERION, "movement");
   g_assert_true (PL_IS_PRUNING_CRITERION (p));
   g_assert_true (PL_IS_RUN_ADDIN (p));
   g_autofree char *json = pl_plugin_options_to_json (p);
   g_assert_cmpstr (json, ==, "{\"reset-after-prune\":false}");
-}
-
-static void
-set_wg (PlParam *p, const float *w, const float *g)
-{
-  memcpy (p->data, w, 4 * sizeof (float));
-  memcpy (p->grad, g, 4 * sizeof (float));
 }
 
 /* S = -(w1 g1 + w2 g2); accumulated across prunes by default, restarted with
@@ -49,22 +37,16 @@ test_accumulate (void)
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
       g_autofree char *extra = g_strconcat (MOVEMENT_RUN, cases[c].opts, NULL);
-      g_autoptr (GError) error = NULL;
-      g_autoptr (PtRun) r = pt_run_new (extra, &error);
-      g_assert_no_error (error);
+      g_autoptr (PtRun) r = pt_run_started (extra);
       GObject *crit = pt_criterion (r);
       PlParam *p = pl_model_lookup_param (pl_run_get_model (r->run), "hidden.1.weight");
       g_autofree float *s = g_new (float, p->numel);
-      g_assert_true (pt_addin_run_start (crit, r->run, &error));
-      set_wg (p, w1, g1);
+      pt_set_wg (p, w1, g1);
       pt_addin_after_backward (crit, r->run, 0);
-      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
-                                                 &error));
-      set_wg (p, w2, g2);
+      pt_score_ok (r, p, s);
+      pt_set_wg (p, w2, g2);
       pt_addin_after_backward (crit, r->run, 1);
-      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
-                                                 &error));
-      g_assert_no_error (error);
+      pt_score_ok (r, p, s);
       for (int j = 0; j < 4; j++)
         pl_assert_close (s[j], cases[c].expect[j], 1e-7, 1e-6);
     }
@@ -102,34 +84,22 @@ test_prunes_shrinking_first (void)
 static void
 test_finite_difference (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PtRun) r = pt_run_new (MOVEMENT_RUN, &error);
-  g_assert_no_error (error);
-  GObject *crit = pt_criterion (r);
+  g_autoptr (PtRun) r = pt_run_started (MOVEMENT_RUN);
   PlModel *m = pl_run_get_model (r->run);
   const int batch = 32;
-  g_assert_true (pt_addin_run_start (crit, r->run, &error));
   pt_forward_backward (r->run, batch);
-  pt_addin_after_backward (crit, r->run, 0);
+  pt_addin_after_backward (pt_criterion (r), r->run, 0);
   PlParam *p = pl_model_lookup_param (m, "hidden.1.weight");
   g_autofree float *s = g_new (float, p->numel);
-  g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s, &error));
+  pt_score_ok (r, p, s);
   PlRng rng;
   pl_rng_init (&rng, 5);
   for (int k = 0; k < 16; k++)
     {
-      size_t j;
-      do
-        j = pl_rng_below (&rng, p->numel);
-      while (fabsf (p->grad[j]) < 1e-3f);
-      const float w = p->data[j], h = 1e-3f;
-      p->data[j] = w + h;
-      double lp = pt_forward (r->run, batch);
-      p->data[j] = w - h;
-      double lm = pt_forward (r->run, batch);
-      p->data[j] = w;
-      /* -w dL/dw, dL/dw ~ (L(w + h) - L(w - h)) / 2h */
-      double expect = -w * (lp - lm) / (2.0 * h);
+      size_t j = pt_pick_with_gradient (&rng, p, 1e-3f);
+      const float w = p->data[j];
+      /* -w dL/dw, dL/dw by central differences */
+      double expect = -w * pt_loss_slope (r->run, p, j, 1e-3f, batch);
       if (!(fabs (s[j] - expect) <= 3e-4 * fabs (w) + 0.05 * fabs (expect)))
         g_error ("hidden.1.weight[%zu]: movement score %g, -w * dL/dw by finite "
                  "differences %g", j, s[j], expect);
@@ -139,17 +109,12 @@ test_finite_difference (void)
 static void
 test_errors (void)
 {
+  /* refused before the run is built */
+  g_assert_false (pt_assert_config_error (0, MOVEMENT_RUN "reset-after-prune=yes\n",
+                                          "reset-after-prune",
+                                          "plugin movement option reset-after-prune: "
+                                          "expected true or false, got \"yes\""));
   g_autoptr (GError) error = NULL;
-  g_autoptr (PtRun) r = pt_run_new (MOVEMENT_RUN "reset-after-prune=yes\n", &error);
-  g_assert_null (r);
-  g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
-  g_autofree char *where = g_strdup_printf ("x.ini:%d", pt_line_of (MOVEMENT_RUN
-                                                                    "reset-after-prune=yes\n",
-                                                                    "reset-after-prune"));
-  g_assert_nonnull (strstr (error->message, where));
-  g_assert_nonnull (strstr (error->message, "plugin movement option reset-after-prune: "
-                                            "expected true or false, got \"yes\""));
-  g_clear_error (&error);
   g_autoptr (PtRun) r2 = pt_run_new (MOVEMENT_RUN, &error);
   PlParam *p = pl_model_lookup_param (pl_run_get_model (r2->run), "hidden.0.weight");
   g_autofree float *s = g_new (float, p->numel);
@@ -164,12 +129,8 @@ test_errors (void)
 static void
 test_agp_run (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PtRun) r = pt_run_new ("[train]\nepochs=3\n[prune]\ncriterion=movement\n"
-                                    "schedule=agp\nfinal-sparsity=0.6\n", &error);
-  g_assert_no_error (error);
-  g_assert_true (pl_run_execute (r->run, &error));
-  g_assert_no_error (error);
+  g_autoptr (PtRun) r = pt_run_execute_ok ("[train]\nepochs=3\n[prune]\ncriterion=movement\n"
+                                           "schedule=agp\nfinal-sparsity=0.6\n");
   PlModel *m = pl_run_get_model (r->run);
   pl_assert_close (pl_model_weight_sparsity (m), 0.6, 1e-3, 0);
   pt_assert_masked_zero (m);

@@ -42,14 +42,7 @@ taylor_score (PlPruningCriterion *criterion, PlRun *run, PlParam *param, float *
               GError **error)
 {
   PlpTaylorCriterion *self = PLP_TAYLOR_CRITERION (criterion);
-  if (!self->stats || pl_prune_stats_get_model (self->stats) != pl_run_get_model (run))
-    {
-      g_set_error (error, PL_ERROR, PL_ERROR_PLUGIN,
-                   "taylor: no gradient statistics for tensor %s: the criterion gathers "
-                   "them during a run it is attached to", param->name);
-      return FALSE;
-    }
-  return pl_prune_stats_score (self->stats, "taylor", param, scores, error);
+  return pl_prune_stats_score_for_run (self->stats, run, "taylor", param, scores, error);
 }
 
 static void
@@ -62,10 +55,9 @@ static gboolean
 taylor_run_start (PlRunAddin *addin, PlRun *run, GError **error)
 {
   PlpTaylorCriterion *self = PLP_TAYLOR_CRITERION (addin);
-  g_clear_pointer (&self->stats, pl_prune_stats_free);
   double decay = self->accumulate == PLP_TAYLOR_ACCUMULATE_EMA ? self->decay : 0.0;
-  self->stats = pl_prune_stats_new (pl_run_get_model (run), PL_PRUNE_STAT_TAYLOR, decay,
-                                    self->reset_after_prune);
+  pl_prune_stats_start_for_run (&self->stats, run, PL_PRUNE_STAT_TAYLOR, decay,
+                                self->reset_after_prune);
   return TRUE;
 }
 
@@ -73,8 +65,7 @@ static void
 taylor_after_backward (PlRunAddin *addin, PlRun *run, gint64 step)
 {
   PlpTaylorCriterion *self = PLP_TAYLOR_CRITERION (addin);
-  if (self->stats && pl_prune_stats_get_model (self->stats) == pl_run_get_model (run))
-    pl_prune_stats_accumulate (self->stats);
+  pl_prune_stats_accumulate_for_run (self->stats, run);
 }
 
 static void

@@ -10,12 +10,7 @@
 static void
 test_listed (void)
 {
-  const PlPluginDesc *d = pl_plugin_engine_lookup (pt_engine (), PL_SLOT_PRUNE_CRITERION,
-                                                   "taylor");
-  g_assert_nonnull (d);
-  g_assert_true (d->loaded);
-  g_autoptr (GObject) p = pl_plugin_engine_create (pt_engine (), PL_SLOT_PRUNE_CRITERION,
-                                                   "taylor", NULL);
+  g_autoptr (GObject) p = pt_create_listed (PL_SLOT_PRUNE_CRITERION, "taylor");
   g_assert_true (PL_IS_PRUNING_CRITERION (p));
   g_assert_true (PL_IS_RUN_ADDIN (p));
   GParamSpec *acc = g_object_class_find_property (G_OBJECT_GET_CLASS (p), "accumulate");
@@ -25,14 +20,6 @@ test_listed (void)
   g_assert_cmpstr (def, ==, "sum");
   g_autofree char *json = pl_plugin_options_to_json (p);
   g_assert_nonnull (strstr (json, "\"reset-after-prune\":true"));
-}
-
-/* Writes w and g into the first four entries of @p. */
-static void
-set_wg (PlParam *p, const float *w, const float *g)
-{
-  memcpy (p->data, w, 4 * sizeof (float));
-  memcpy (p->grad, g, 4 * sizeof (float));
 }
 
 /* Two accumulated steps with hand-picked w and g: S is the sum of |w g| or its
@@ -58,20 +45,15 @@ test_accumulate (void)
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
       g_autofree char *extra = g_strconcat (TAYLOR_RUN, cases[c].opts, NULL);
-      g_autoptr (GError) error = NULL;
-      g_autoptr (PtRun) r = pt_run_new (extra, &error);
-      g_assert_no_error (error);
+      g_autoptr (PtRun) r = pt_run_started (extra);
       GObject *crit = pt_criterion (r);
       PlParam *p = pl_model_lookup_param (pl_run_get_model (r->run), "hidden.1.weight");
-      g_assert_true (pt_addin_run_start (crit, r->run, &error));
-      set_wg (p, w1, g1);
+      pt_set_wg (p, w1, g1);
       pt_addin_after_backward (crit, r->run, 0);
-      set_wg (p, w2, g2);
+      pt_set_wg (p, w2, g2);
       pt_addin_after_backward (crit, r->run, 1);
       g_autofree float *s = g_new (float, p->numel);
-      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
-                                                 &error));
-      g_assert_no_error (error);
+      pt_score_ok (r, p, s);
       for (int j = 0; j < 4; j++)
         pl_assert_close (s[j], cases[c].expect[j], 1e-7, 1e-6);
     }
@@ -94,24 +76,18 @@ test_reset_after_prune (void)
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
       g_autofree char *extra = g_strconcat (TAYLOR_RUN, cases[c].opts, NULL);
-      g_autoptr (GError) error = NULL;
-      g_autoptr (PtRun) r = pt_run_new (extra, &error);
-      g_assert_no_error (error);
+      g_autoptr (PtRun) r = pt_run_started (extra);
       GObject *crit = pt_criterion (r);
       PlParam *p = pl_model_lookup_param (pl_run_get_model (r->run), "head.weight");
       g_autofree float *s = g_new (float, p->numel);
-      g_assert_true (pt_addin_run_start (crit, r->run, &error));
-      set_wg (p, w, g);
+      pt_set_wg (p, w, g);
       pt_addin_after_backward (crit, r->run, 0);
-      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
-                                                 &error));
+      pt_score_ok (r, p, s);
       /* a second tensor of the same prune reads the same statistics */
-      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
-                                                 &error));
+      pt_score_ok (r, p, s);
       g_assert_cmpfloat (s[1], ==, 2.0f);
       pt_addin_after_backward (crit, r->run, 1);
-      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
-                                                 &error));
+      pt_score_ok (r, p, s);
       for (int j = 0; j < 4; j++)
         g_assert_cmpfloat (s[j], ==, cases[c].factor * fabsf (w[j] * g[j]));
     }
@@ -122,13 +98,10 @@ test_reset_after_prune (void)
 static void
 test_finite_difference (void)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PtRun) r = pt_run_new (TAYLOR_RUN, &error);
-  g_assert_no_error (error);
+  g_autoptr (PtRun) r = pt_run_started (TAYLOR_RUN);
   GObject *crit = pt_criterion (r);
   PlModel *m = pl_run_get_model (r->run);
   const int batch = 32;
-  g_assert_true (pt_addin_run_start (crit, r->run, &error));
   pt_forward_backward (r->run, batch);
   pt_addin_after_backward (crit, r->run, 0);
   const char *names[] = { "hidden.0.weight", "hidden.1.weight", "head.weight" };
@@ -139,25 +112,14 @@ test_finite_difference (void)
     {
       PlParam *p = pl_model_lookup_param (m, names[t]);
       g_autofree float *s = g_new (float, p->numel);
-      g_assert_true (pl_pruning_criterion_score (PL_PRUNING_CRITERION (crit), r->run, p, s,
-                                                 &error));
+      pt_score_ok (r, p, s);
       /* float losses: h = 1e-3 keeps clear of ReLU kinks and rounding noise
        * (~1e-4 in dL/dw); weights with a gradient well above that noise */
       for (int k = 0; k < 12; k++)
         {
-          size_t j;
-          do
-            j = pl_rng_below (&rng, p->numel);
-          while (fabsf (p->grad[j]) < 1e-3f);
-          const float w = p->data[j], h = 1e-3f;
-          /* dL/dw ~ (L(w + h) - L(w - h)) / 2h */
-          p->data[j] = w + h;
-          double lp = pt_forward (r->run, batch);
-          p->data[j] = w - h;
-          double lm = pt_forward (r->run, batch);
-          p->data[j] = w;
-          double fd = (lp - lm) / (2.0 * h);
-          double expect = fabs (w * fd);
+          size_t j = pt_pick_with_gradient (&rng, p, 1e-3f);
+          const float w = p->data[j];
+          double expect = fabs (w * pt_loss_slope (r->run, p, j, 1e-3f, batch));
           if (!(fabs (s[j] - expect) <= 3e-4 * fabs (w) + 0.05 * expect))
             g_error ("%s[%zu]: taylor score %g, |w * dL/dw| by finite differences %g",
                      names[t], j, s[j], expect);
@@ -213,15 +175,9 @@ test_bad_options (void)
   for (guint c = 0; c < G_N_ELEMENTS (cases); c++)
     {
       g_autofree char *extra = g_strconcat (TAYLOR_RUN, cases[c].line, NULL);
-      g_autoptr (GError) error = NULL;
-      g_autoptr (PtRun) r = pt_run_new (extra, &error);
-      g_assert_null (r);
-      g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
-      g_autofree char *where = g_strdup_printf ("x.ini:%d", pt_line_of (extra, cases[c].line));
-      if (!strstr (error->message, where) || !strstr (error->message, "plugin taylor")
-          || !strstr (error->message, cases[c].expect))
-        g_error ("case %u: \"%s\" lacks %s or \"%s\"", c, error->message, where,
-                 cases[c].expect);
+      g_autofree char *expect = g_strconcat ("plugin taylor ", cases[c].expect, NULL);
+      /* refused before the run is built */
+      g_assert_false (pt_assert_config_error (c, extra, cases[c].line, expect));
     }
 }
 
@@ -238,23 +194,14 @@ test_iterative_run (void)
       g_autofree char *extra = g_strdup_printf ("[train]\nepochs=3\n[prune]\ncriterion=%s\n"
                                                 "schedule=iterative\nfinal-sparsity=0.7\n"
                                                 "n=4\n", crit[c]);
-      g_autoptr (GError) error = NULL;
-      g_autoptr (PtRun) r = pt_run_new (extra, &error);
-      g_assert_no_error (error);
-      g_assert_true (pl_run_execute (r->run, &error));
-      g_assert_no_error (error);
+      g_autoptr (PtRun) r = pt_run_execute_ok (extra);
       PlModel *m = pl_run_get_model (r->run);
       pl_assert_close (pl_model_weight_sparsity (m), 0.7, 1e-3, 0);
       pt_assert_masked_zero (m);
-      PlParam *p = pl_model_lookup_param (m, "hidden.0.weight");
-      n = p->numel;
-      masks[c] = g_memdup2 (p->mask, n * sizeof (float));
+      masks[c] = pt_mask_dup (r->run, "hidden.0.weight", &n);
       g_assert_cmpfloat (pl_run_get_metric (r->run, "val/acc"), >, 0.85);
     }
-  size_t differ = 0;
-  for (size_t j = 0; j < n; j++)
-    differ += masks[0][j] != masks[1][j];
-  g_assert_cmpuint (differ, >, n / 20);
+  g_assert_cmpuint (pt_count_differ (masks[0], masks[1], n), >, n / 20);
   g_free (masks[0]);
   g_free (masks[1]);
 }

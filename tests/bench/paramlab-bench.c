@@ -6,7 +6,8 @@
  * WORKLOAD is w1, w2, w3, w4 (training samples/s), gemm-w1 (a plain cblas_sgemm
  * loop over W1's per-step products), memory-w1 (peak RSS against what W1 needs;
  * measured for the first thread count only, in a process that runs nothing else
- * before it, so the peak is W1's alone) or all (w1..w4 and
+ * before it, so the peak is W1's alone), determinism (two trainings of each
+ * workload end with bitwise equal parameters: 1 or 0) or all (w1..w4 and
  * gemm-w1). Each result is one tab-separated line
  *
  *   RESULT <workload> <threads> <key> <value>
@@ -100,9 +101,8 @@ build_model (const Workload *w, GError **error)
 }
 
 /* The synthetic data set: N_BATCHES batches of standard normal features and
- * uniform labels, cycled. Enough samples that no workload memorizes them within a
- * benchmark; on one repeated batch the loss soon reaches zero and the gradients
- * become subnormal floats, which measures the FPU's slow path, not the library. */
+ * uniform labels, cycled in order as epochs over a small data set are (the peer
+ * does the same), rather than one batch trained on over and over. */
 #define N_BATCHES 64
 
 typedef struct {
@@ -282,7 +282,10 @@ bench_training (const Workload *w, int threads, GError **error)
   result (w->name, threads, "cpu_us", "%.2f", cpu * 1e6);
   result (w->name, threads, "loss", "%.4f", c.last_loss);
   if (g_str_equal (w->name, "w1"))
-    result (w->name, threads, "gflops", "%.2f", w1_step_flops (w->batch) / sec / 1e9);
+    {
+      result (w->name, threads, "gflops", "%.2f", w1_step_flops (w->batch) / sec / 1e9);
+      result (w->name, threads, "gflops_cpu", "%.2f", w1_step_flops (w->batch) / cpu / 1e9);
+    }
   return TRUE;
 }
 
@@ -334,8 +337,12 @@ bench_gemm_w1 (int threads)
       for (size_t i = 0; i < out; i++)
         c.dy[l][i] = (float) (0.01 * pl_rng_normal (&r));
     }
-  double sec = measure (gemm_steps, &c, NULL, NULL);
+  double cpu;
+  double sec = measure (gemm_steps, &c, NULL, &cpu);
   result ("gemm-w1", threads, "gflops", "%.2f", w1_step_flops (c.batch) / sec / 1e9);
+  /* with one thread, the rate while it ran (see measure) */
+  result ("gemm-w1", threads, "gflops_cpu", "%.2f", w1_step_flops (c.batch) / cpu / 1e9);
+  result ("gemm-w1", threads, "cpu_us", "%.2f", cpu * 1e6);
   result ("gemm-w1", threads, "step_us", "%.2f", sec * 1e6);
   for (int l = 0; l < 3; l++)
     {
@@ -346,6 +353,46 @@ bench_gemm_w1 (int threads)
       g_free (c.y[l]);
       g_free (c.dy[l]);
     }
+}
+
+/* Trains a fresh model of @w for @steps steps and returns a copy of its
+ * parameters (g_free), or NULL with @error set. */
+static float *
+train_copy (const Workload *w, int steps, size_t *n_floats, GError **error)
+{
+  g_autoptr (PlModel) m = build_model (w, error);
+  if (!m)
+    return NULL;
+  PlOptimizerConfig oc = { .algorithm = PL_OPTIMIZER_SGD, .lr = 0.01, .momentum = 0.9 };
+  g_autoptr (PlOptimizer) opt = pl_optimizer_new (&oc, m, error);
+  if (!opt)
+    return NULL;
+  TrainCtx c;
+  train_ctx_init (&c, m, opt, w->batch, 4);
+  train_steps (&c, steps);
+  train_ctx_clear (&c);
+  *n_floats = pl_model_get_n_floats (m);
+  return g_memdup2 (pl_model_get_params (m), *n_floats * sizeof (float));
+}
+
+/* Two trainings of every workload from the same seed on the same thread count
+ * must end with bitwise identical parameters. */
+static gboolean
+bench_determinism (int threads, GError **error)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (workloads); i++)
+    {
+      size_t na = 0, nb = 0;
+      g_autofree float *a = train_copy (&workloads[i], 12, &na, error);
+      if (!a)
+        return FALSE;
+      g_autofree float *b = train_copy (&workloads[i], 12, &nb, error);
+      if (!b)
+        return FALSE;
+      gboolean same = na == nb && memcmp (a, b, na * sizeof (float)) == 0;
+      result ("determinism", threads, workloads[i].name, "%d", same);
+    }
+  return TRUE;
 }
 
 /* A field of /proc/self/status in KiB ("VmRSS", "VmHWM"), or -1. */
@@ -439,6 +486,7 @@ main (int argc, char **argv)
         printf ("%s\t%s\n", workloads[i].name, workloads[i].what);
       printf ("gemm-w1\tcblas_sgemm alone over W1's per-step products\n");
       printf ("memory-w1\tpeak RSS while training W1 (run alone)\n");
+      printf ("determinism\ttwo trainings of each workload end bitwise equal\n");
       return 0;
     }
   if (opt_reps < 1 || opt_min_time <= 0)
@@ -457,7 +505,7 @@ main (int argc, char **argv)
           g_ptr_array_add (names, "gemm-w1");
         }
       else if (find_workload (argv[i]) || g_str_equal (argv[i], "gemm-w1")
-               || g_str_equal (argv[i], "memory-w1"))
+               || g_str_equal (argv[i], "memory-w1") || g_str_equal (argv[i], "determinism"))
         g_ptr_array_add (names, argv[i]);
       else
         {
@@ -491,6 +539,8 @@ main (int argc, char **argv)
           bench_gemm_w1 (threads);
         else if (g_str_equal (name, "memory-w1"))
           ok = bench_memory_w1 (threads, &error);
+        else if (g_str_equal (name, "determinism"))
+          ok = bench_determinism (threads, &error);
         else
           ok = bench_training (find_workload (name), threads, &error);
         if (!ok)

@@ -1,0 +1,22 @@
+/* pl-lazy-bin.h: a page of the view stack that costs nothing while hidden.
+ *
+ * AdwViewStack (1.2) measures every page, shown or not, to be homogeneous: a
+ * hidden page full of wrapping text (the plugins page, the editor) would be
+ * laid out again whenever it changes. A PlLazyBin reports no size while the
+ * stack keeps it hidden (not child-visible) and measures its child only once
+ * it is shown. */
+#pragma once
+
+#include <gtk/gtk.h>
+
+G_BEGIN_DECLS
+
+#define PL_TYPE_LAZY_BIN (pl_lazy_bin_get_type ())
+G_DECLARE_FINAL_TYPE (PlLazyBin, pl_lazy_bin, PL, LAZY_BIN, GtkWidget)
+
+/* (transfer floating) a bin around @child */
+GtkWidget *pl_lazy_bin_new       (GtkWidget *child);
+/* (transfer none) */
+GtkWidget *pl_lazy_bin_get_child (PlLazyBin *self);
+
+G_END_DECLS
