@@ -7,6 +7,7 @@
 #include "pl-rng.h"
 #include "pl-json.h"
 #include "pl-safetensors.h"
+#include "pl-file-util.h"
 #include "pl-ops.h"
 #include "pl-experiment.h"
 #include "pl-dataset.h"
@@ -36,4 +37,9 @@
 #include "pl-paired-layout.h"
 #include "pl-plugin-engine.h"
 #include "pl-plugin-selection.h"
+#include "pl-stream-event.h"
+#include "pl-run-state.h"
+#include "pl-sparse.h"
+#include "pl-int8-gemm.h"
+#include "pl-infer.h"
 #undef PARAMLAB_INSIDE

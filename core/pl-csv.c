@@ -120,9 +120,11 @@ reader_next_row (CsvReader *r, int *row_line, GError **error)
           if (p < end && *p != ',' && *p != '\n' && *p != '\r')
             {
               g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
-                           "%s:%d: column %d: unexpected character '%c' after a "
+                           "%s:%d: column %d: unexpected character '%.*s' after a "
                            "closing quote, expected ',' or the end of the line",
-                           r->path, r->line, r->n_cells + 1, *p);
+                           r->path, r->line, r->n_cells + 1,
+                           (int) MIN ((gsize) g_utf8_skip[(guchar) *p],
+                                      (gsize) (end - p)), p);
               return -1;
             }
         }
@@ -285,6 +287,16 @@ col_desc (const ColNames *names, int col, gboolean label)
 /* The cell text for an error message, shortened. */
 #define SHOW_MAX 40
 
+/* The length of s[0..len) cut to at most SHOW_MAX bytes on a character boundary
+ * (the file is valid UTF-8), for "%.*s". */
+static int
+show_len (const char *s, gsize len)
+{
+  if (len <= SHOW_MAX)
+    return (int) len;
+  return (int) (g_utf8_find_prev_char (s, s + SHOW_MAX + 1) - s);
+}
+
 static gboolean
 store_value (const ColNames *names, int line, int col, const Cell *cell, float *dst,
              GError **error)
@@ -309,12 +321,13 @@ store_value (const ColNames *names, int line, int col, const Cell *cell, float *
   else if (parse_double (cell->s, cell->len, &v))
     g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
                  "%s:%d: %s: value '%.*s' is infinite or out of float range, "
-                 "expected a finite number", names->path, line, where, SHOW_MAX,
-                 cell->s);
+                 "expected a finite number", names->path, line, where,
+                 show_len (cell->s, cell->len), cell->s);
   else
     g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
                  "%s:%d: %s: expected a number, got '%.*s%s'", names->path, line,
-                 where, SHOW_MAX, cell->s, cell->len > SHOW_MAX ? "..." : "");
+                 where, show_len (cell->s, cell->len), cell->s,
+                 cell->len > SHOW_MAX ? "..." : "");
   return FALSE;
 }
 
@@ -340,6 +353,23 @@ pl_dataset_load_csv (const char *path, int label_column, GError **error)
     {
       g_set_error (error, PL_ERROR, PL_ERROR_IO, "%s: cannot read the file: %s",
                    path, local->message);
+      return NULL;
+    }
+
+  /* Text is UTF-8 without NULs: cells become names and labels that the run
+   * store, the event stream and the window show. */
+  const char *bad = memchr (buf, '\0', len);
+  if (bad || !g_utf8_validate_len (buf, len, &bad))
+    {
+      int bad_line = 1;
+      const char *line_start = buf;
+      for (const char *q = buf; q < bad; q++)
+        if (*q == '\n')
+          bad_line++, line_start = q + 1;
+      g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                   "%s:%d: byte %d of the line is %s, expected UTF-8 text", path, bad_line,
+                   (int) (bad - line_start) + 1,
+                   *bad ? "not valid UTF-8" : "a NUL character");
       return NULL;
     }
 
@@ -523,7 +553,8 @@ pl_dataset_load_csv (const char *path, int label_column, GError **error)
             {
               g_set_error (error, PL_ERROR, PL_ERROR_DATA,
                            "%s:%d: %s: '%.*s' %s", path, li->first_line,
-                           where, SHOW_MAX, li->text, why);
+                           where, show_len (li->text, strlen (li->text)), li->text,
+                           why);
               goto out;
             }
           n_classes = MAX (n_classes, (int) li->value + 1);

@@ -9,11 +9,14 @@
 
 #include "pl-config.h"
 #include "pl-error.h"
+#include "pl-file-util.h"
+#include "pl-pruner.h"
 #include "pl-json.h"
 #include "pl-architecture.h"
 #include "pl-dataset-source.h"
 #include "pl-init-strategy.h"
 #include "pl-ops.h"
+#include "pl-run-state.h"
 
 typedef struct {
   PlRunHooks hooks;
@@ -27,6 +30,7 @@ typedef struct {
   char *key;
   double value;
   gboolean fresh;
+  gint64 step;                /* of the last value */
 } MetricSlot;
 
 struct _PlRun {
@@ -63,7 +67,14 @@ struct _PlRun {
   gboolean paused;
   gboolean stop_requested;
   char *fail_message;         /* set by pl_run_fail_soon */
+  const char *step_hook;      /* name of the step hook being called, or NULL */
   PlPluginSelection *plugins; /* not owned */
+
+  /* resume (pl_run_new_resumed): the state to restore when execution starts */
+  PlSafetensors *resume_state;
+  char *resume_path;
+  gint64 resume_step;         /* -1: a fresh run */
+  gboolean mute_store;        /* metrics reach the slots only (resumed run_start) */
 };
 
 /* ---- data ------------------------------------------------------------------ */
@@ -294,9 +305,12 @@ pl_run_new (PlExperiment *exp, PlRunStore *store, GError **error)
   return pl_run_new_with_plugins (exp, store, NULL, error);
 }
 
-PlRun *
-pl_run_new_with_plugins (PlExperiment *exp, PlRunStore *store, PlPluginSelection *sel,
-                         GError **error)
+static gboolean resume_prepare (PlRun *run, const char *state_path, GError **error);
+
+/* @resume_id > 0: rebuild that run of @store to resume it (pl_run_new_resumed) */
+static PlRun *
+run_new (PlExperiment *exp, PlRunStore *store, PlPluginSelection *sel, gint64 resume_id,
+         const char *state_path, GError **error)
 {
   g_return_val_if_fail (exp != NULL, NULL);
   if (!pl_experiment_validate (exp, error))
@@ -312,6 +326,7 @@ pl_run_new_with_plugins (PlExperiment *exp, PlRunStore *store, PlPluginSelection
   run->best_val_acc = -1;
   run->best_val_loss = INFINITY;
   run->best_step = -1;
+  run->resume_step = -1;
   g_mutex_init (&run->lock);
   g_cond_init (&run->cond);
 
@@ -369,7 +384,13 @@ pl_run_new_with_plugins (PlExperiment *exp, PlRunStore *store, PlPluginSelection
 
   run->best_params = g_new (float, pl_model_get_n_floats (run->model));
 
-  if (store)
+  if (resume_id > 0)
+    {
+      run->id = resume_id;
+      if (!resume_prepare (run, state_path, error))
+        return NULL;
+    }
+  else if (store)
     {
       g_autofree char *text = pl_experiment_to_text (exp);
       const char *dataset = pl_experiment_get_raw (exp, "data", "dataset");
@@ -381,11 +402,27 @@ pl_run_new_with_plugins (PlExperiment *exp, PlRunStore *store, PlPluginSelection
     }
   if (sel && !pl_plugin_selection_attach (sel, run, error))
     {
-      if (store)
+      if (store && resume_id <= 0)
         pl_run_store_set_status (store, run->id, "failed", (*error)->message, NULL);
       return NULL;
     }
   return g_steal_pointer (&run);
+}
+
+PlRun *
+pl_run_new_with_plugins (PlExperiment *exp, PlRunStore *store, PlPluginSelection *sel,
+                         GError **error)
+{
+  return run_new (exp, store, sel, 0, NULL, error);
+}
+
+PlRun *
+pl_run_new_resumed (PlExperiment *exp, PlRunStore *store, PlPluginSelection *sel,
+                    gint64 run_id, const char *state_path, GError **error)
+{
+  g_return_val_if_fail (PL_IS_RUN_STORE (store), NULL);
+  g_return_val_if_fail (run_id > 0, NULL);
+  return run_new (exp, store, sel, run_id, state_path, error);
 }
 
 void
@@ -413,6 +450,8 @@ pl_run_free (PlRun *run)
   g_string_free (run->line, TRUE);
   g_free (run->best_params);
   g_free (run->checkpoint_dir);
+  g_clear_pointer (&run->resume_state, pl_safetensors_free);
+  g_free (run->resume_path);
   g_mutex_clear (&run->lock);
   g_cond_clear (&run->cond);
   g_free (run);
@@ -436,8 +475,10 @@ pl_run_add_hooks (PlRun *run, const PlRunHooks *hooks, gpointer user_data,
 void
 pl_run_fail_soon (PlRun *run, const char *message)
 {
+  /* from a step hook: the message says whose (e.g. "init plugin x: ...") */
   if (!run->fail_message)
-    run->fail_message = g_strdup (message);
+    run->fail_message = run->step_hook ? g_strdup_printf ("%s: %s", run->step_hook, message)
+                                       : g_strdup (message);
 }
 
 PlRunStore *
@@ -523,7 +564,8 @@ pl_run_log_metric (PlRun *run, const char *key, double value)
     }
   slot->value = value;
   slot->fresh = TRUE;
-  if (run->store)
+  slot->step = run->step;
+  if (run->store && !run->mute_store)
     pl_run_store_log_metric (run->store, run->id, key, run->step, value);
 }
 
@@ -615,6 +657,9 @@ evaluate (PlRun *run, GError **error)
     return FALSE;
   pl_run_log_metric (run, "val/loss", r.loss);
   pl_run_log_metric (run, "val/acc", r.acc);
+  /* every run, pruned or dense, has a sparsity curve: the same measure the
+   * pruner reports, so a point it logged at this step is rewritten unchanged */
+  pl_run_log_metric (run, "sparsity/total", pl_model_prunable_sparsity (run->model));
   if (r.binary)
     {
       pl_run_log_metric (run, "val/precision", r.bm.precision);
@@ -851,7 +896,11 @@ run_hooks_start (PlRun *run, GError **error)
     {                                                                           \
       HookEntry *_h = &g_array_index ((run)->hooks, HookEntry, _i);             \
       if (_h->hooks.member)                                                     \
-        _h->hooks.member ((run), (step), _h->user_data);                        \
+        {                                                                       \
+          (run)->step_hook = _h->hooks.name;                                    \
+          _h->hooks.member ((run), (step), _h->user_data);                      \
+          (run)->step_hook = NULL;                                              \
+        }                                                                       \
     }
 
 static gboolean
@@ -892,11 +941,75 @@ emit_started (PlRun *run)
   record_event (run, "started");
 }
 
+/* A run killed while it wrote a checkpoint leaves a hidden temporary file in its
+ * checkpoint directory (pl-file-util.h); the next atomic write into that directory
+ * removes it. A run interrupted for good never writes there again, so each run
+ * also sweeps the directories of the runs beside its own (default layout only):
+ * one readdir per run directory, only temporary names of dead processes. */
+static void
+sweep_stale_temps (PlRun *run)
+{
+  g_autofree char *dir = run->checkpoint_dir ? NULL : checkpoint_dir (run);
+  if (!dir)
+    return;
+  g_autofree char *parent = g_path_get_dirname (dir);
+  g_autoptr (GDir) d = g_dir_open (parent, 0, NULL);
+  const char *name;
+  while (d && (name = g_dir_read_name (d)))
+    if (g_str_has_prefix (name, "run-"))
+      {
+        g_autofree char *sub = g_build_filename (parent, name, NULL);
+        pl_file_remove_stale_temps (sub);
+      }
+}
+
+/* Divergence checks (issue 6). The loss is checked at every step: one isfinite ().
+ * The parameters are checked every PL_PARAM_CHECK_EVERY steps and at the end of
+ * each epoch: a pass over all of them costs about 1 ns a float, a few percent of
+ * a small model's step, and a NaN that reaches a parameter reaches the loss of
+ * the next step anyway; the parameter check names the tensor for the rarer case
+ * (an optimizer or plugin writing NaN/Inf). docs/reliability.md has the figures. */
+#define PL_PARAM_CHECK_EVERY 16
+
+/* FALSE with a PL_ERROR_DIVERGED error naming the first parameter tensor holding
+ * a NaN or Inf, at step @step. */
+static gboolean
+check_params_finite (PlRun *run, gint64 step, GError **error)
+{
+  PlModel *m = run->model;
+  if (pl_all_finite (pl_model_get_params (m), pl_model_get_n_floats (m)))
+    return TRUE;
+  for (guint i = 0; i < pl_model_get_n_params (m); i++)
+    {
+      PlParam *p = pl_model_get_param (m, i);
+      for (size_t j = 0; j < p->numel; j++)
+        if (!isfinite (p->data[j]))
+          {
+            g_set_error (error, PL_ERROR, PL_ERROR_DIVERGED,
+                         "step %" G_GINT64_FORMAT ": parameter '%s' has %s (element %zu); "
+                         "the run diverged, try a lower [train] lr (now %g)", step, p->name,
+                         isnan (p->data[j]) ? "NaN" : "Inf", j, run->lr);
+            return FALSE;
+          }
+    }
+  /* outside every tensor: padding of the block */
+  g_set_error (error, PL_ERROR, PL_ERROR_DIVERGED,
+               "step %" G_GINT64_FORMAT ": the parameter block has NaN or Inf; the run "
+               "diverged, try a lower [train] lr (now %g)", step, run->lr);
+  return FALSE;
+}
+
+/* A run whose loss or parameters became NaN/Inf ends "diverged", any other
+ * failure "failed"; the event says which. */
 static gboolean
 fail (PlRun *run, GError *error_in, GError **error)
 {
-  set_status (run, "failed", error_in->message);
+  const char *status = g_error_matches (error_in, PL_ERROR, PL_ERROR_DIVERGED) ? "diverged"
+                                                                              : "failed";
+  set_status (run, status, error_in->message);
   line_begin (run, "failed");
+  g_string_append (run->line, ",\"status\":");
+  pl_json_append_string (run->line, status);
   g_string_append (run->line, ",\"error\":");
   pl_json_append_string (run->line, error_in->message);
   g_string_append_c (run->line, '}');
@@ -906,6 +1019,471 @@ fail (PlRun *run, GError *error_in, GError **error)
     pl_run_store_flush (run->store, NULL);
   g_propagate_error (error, error_in);
   return FALSE;
+}
+
+/* ---- training state (resume) ----------------------------------------------- */
+
+/* Where in the data a state continues, and the running sums of the epoch it is
+ * in (all zero at an epoch's start). */
+typedef struct {
+  int epoch;        /* the epoch to train next */
+  int batch;        /* batches of it already trained */
+  gint64 samples;
+  gint64 correct;
+  double loss;
+} DataCursor;
+
+#define STATE_LEAF "state.safetensors"
+#define STATE_MASK_PREFIX "state.mask."
+
+char *
+pl_run_get_state_path (PlRun *run)
+{
+  g_return_val_if_fail (run != NULL, NULL);
+  g_autofree char *dir = checkpoint_dir (run);
+  return dir ? g_build_filename (dir, STATE_LEAF, NULL) : NULL;
+}
+
+gint64
+pl_run_get_resume_step (PlRun *run)
+{
+  g_return_val_if_fail (run != NULL, -1);
+  return run->resume_step;
+}
+
+/* "state.<hook name>.", the hook's name made a dotted tensor-name part: runs of
+ * characters other than letters, digits, '-' and '_' become one '.' ("gate plugin
+ * sigmoid-gate" -> "state.gate.plugin.sigmoid-gate."). (transfer full) */
+static char *
+hook_state_prefix (const HookEntry *h)
+{
+  GString *p = g_string_new ("state.");
+  gboolean dot = FALSE;
+  for (const char *c = h->hooks.name ? h->hooks.name : "hook"; *c; c++)
+    {
+      if (g_ascii_isalnum (*c) || *c == '-' || *c == '_')
+        {
+          if (dot)
+            g_string_append_c (p, '.');
+          g_string_append_c (p, *c);
+          dot = FALSE;
+        }
+      else
+        dot = p->len > strlen ("state.");
+    }
+  g_string_append_c (p, '.');
+  return g_string_free (p, FALSE);
+}
+
+static void
+md_set_int (PlSafetensorsWriter *w, const char *key, gint64 v)
+{
+  char buf[32];
+  g_snprintf (buf, sizeof buf, "%" G_GINT64_FORMAT, v);
+  pl_safetensors_writer_set_metadata (w, key, buf);
+}
+
+static gboolean
+md_get_int (const PlSafetensors *st, const char *key, gint64 *out, GError **error)
+{
+  const char *text = pl_safetensors_get_metadata (st, key);
+  char *end = NULL;
+  gint64 v = text ? g_ascii_strtoll (text, &end, 10) : 0;
+  if (!text || !text[0] || *end)
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                   "metadata \"%s\" is %s%s%s, expected an integer", key, text ? "\"" : "",
+                   text ? text : "missing", text ? "\"" : "");
+      return FALSE;
+    }
+  *out = v;
+  return TRUE;
+}
+
+static gboolean
+param_add (PlSafetensorsWriter *w, const char *name, const PlParam *p, const float *data,
+           GError **error)
+{
+  gint64 shape[PL_MAX_DIMS];
+  for (int d = 0; d < p->ndim; d++)
+    shape[d] = p->shape[d];
+  return pl_safetensors_writer_add (w, name, PL_DTYPE_F32, shape, p->ndim, data,
+                                    p->numel * sizeof (float), error);
+}
+
+/* Writes what the run needs to continue at @cur into
+ * <checkpoint dir>/state.safetensors, atomically (docs/checkpoints.md). */
+static gboolean
+write_state (PlRun *run, const DataCursor *cur, GError **error)
+{
+  g_autofree char *dir = checkpoint_dir (run);
+  if (!dir)
+    return TRUE;
+  if (g_mkdir_with_parents (dir, 0755) != 0)
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_IO, "could not create %s: %s", dir,
+                   g_strerror (errno));
+      return FALSE;
+    }
+  /* every point up to this step is committed before a state claims the step, so
+   * that a crash after the rename loses no point resume would not log again */
+  if (run->store && !pl_run_store_flush (run->store, error))
+    return FALSE;
+  g_autofree char *path = g_build_filename (dir, STATE_LEAF, NULL);
+  g_autoptr (PlSafetensorsWriter) w = pl_safetensors_writer_new ();
+  PlModel *m = run->model;
+  for (guint i = 0; i < pl_model_get_n_params (m); i++)
+    {
+      PlParam *p = pl_model_get_param (m, i);
+      g_autofree char *mask_name = g_strconcat (STATE_MASK_PREFIX, p->name, NULL);
+      if (!param_add (w, p->name, p, p->data, error)
+          || (p->mask && !param_add (w, mask_name, p, p->mask, error)))
+        return FALSE;
+    }
+  if (!pl_optimizer_save_state (run->opt, w, "state.optimizer.", error)
+      || (run->best_step >= 0
+          && !pl_state_write_f32 (w, "state.", "best.params", run->best_params,
+                                  pl_model_get_n_floats (m), error)))
+    return FALSE;
+  /* doubles as tensors (exact); integers as metadata */
+  double f64[4] = { run->lr, run->best_val_acc, run->best_val_loss, cur->loss };
+  if (!pl_state_write_f64 (w, "state.", "run", f64, G_N_ELEMENTS (f64), error))
+    return FALSE;
+  const PlRng *rng = pl_graph_get_rng (pl_model_get_graph (m));
+  guint64 spare_bits;
+  memcpy (&spare_bits, &rng->spare, sizeof spare_bits);
+  g_autofree char *rng_text =
+    g_strdup_printf ("%016" G_GINT64_MODIFIER "x %016" G_GINT64_MODIFIER "x %016"
+                     G_GINT64_MODIFIER "x %016" G_GINT64_MODIFIER "x %d %016"
+                     G_GINT64_MODIFIER "x", (guint64) rng->s[0], (guint64) rng->s[1],
+                     (guint64) rng->s[2], (guint64) rng->s[3], rng->has_spare ? 1 : 0,
+                     spare_bits);
+  /* the last value of every metric and the step it was logged at */
+  guint nk = run->metrics->len;
+  g_autofree double *values = g_new (double, MAX (nk, 1));
+  g_autofree gint64 *steps = g_new (gint64, MAX (nk, 1));
+  g_autoptr (GString) keys = g_string_new (NULL);
+  for (guint i = 0; i < nk; i++)
+    {
+      MetricSlot *slot = g_ptr_array_index (run->metrics, i);
+      values[i] = slot->value;
+      steps[i] = slot->step;
+      g_string_append_printf (keys, "%s%s", i ? "\n" : "", slot->key);
+    }
+  if (!pl_state_write_f64 (w, "state.", "metrics.values", values, nk, error)
+      || !pl_state_write_i64 (w, "state.", "metrics.steps", steps, nk, error))
+    return FALSE;
+  for (guint i = 0; i < run->hooks->len; i++)
+    {
+      HookEntry *h = &g_array_index (run->hooks, HookEntry, i);
+      g_autofree char *prefix = hook_state_prefix (h);
+      if (h->hooks.save_state && !h->hooks.save_state (run, w, prefix, h->user_data, error))
+        {
+          g_prefix_error (error, "%s: saving the training state: ", h->hooks.name);
+          return FALSE;
+        }
+    }
+
+  g_autoptr (GHashTable) md = checkpoint_metadata (run, run->step);
+  GHashTableIter it;
+  gpointer k, v;
+  g_hash_table_iter_init (&it, md);
+  while (g_hash_table_iter_next (&it, &k, &v))
+    pl_safetensors_writer_set_metadata (w, k, v);
+  pl_safetensors_writer_set_metadata (w, "paramlab.format", "state");
+  md_set_int (w, "paramlab.state.epoch", cur->epoch);
+  md_set_int (w, "paramlab.state.batch", cur->batch);
+  md_set_int (w, "paramlab.state.epoch_samples", cur->samples);
+  md_set_int (w, "paramlab.state.epoch_correct", cur->correct);
+  md_set_int (w, "paramlab.state.best_step", run->best_step);
+  pl_safetensors_writer_set_metadata (w, "paramlab.state.rng.dropout", rng_text);
+  pl_safetensors_writer_set_metadata (w, "paramlab.state.metric_keys", keys->str);
+  return pl_safetensors_writer_write (w, path, error);
+}
+
+static MetricSlot *
+metric_slot (PlRun *run, const char *key)
+{
+  gpointer idx;
+  if (g_hash_table_lookup_extended (run->metric_index, key, NULL, &idx))
+    return g_ptr_array_index (run->metrics, GPOINTER_TO_UINT (idx));
+  MetricSlot *slot = g_new0 (MetricSlot, 1);
+  slot->key = g_strdup (key);
+  g_hash_table_insert (run->metric_index, slot->key, GUINT_TO_POINTER (run->metrics->len));
+  g_ptr_array_add (run->metrics, slot);
+  return slot;
+}
+
+static gboolean
+parse_rng (const char *text, PlRng *rng)
+{
+  if (!text)
+    return FALSE;
+  g_auto (GStrv) w = g_strsplit (text, " ", -1);
+  guint64 words[6];
+  if (g_strv_length (w) != 6)
+    return FALSE;
+  for (int i = 0; i < 6; i++)
+    {
+      char *end = NULL;
+      words[i] = g_ascii_strtoull (w[i], &end, 16);
+      if (!w[i][0] || *end)
+        return FALSE;
+    }
+  for (int i = 0; i < 4; i++)
+    rng->s[i] = words[i];
+  rng->has_spare = words[4] != 0;
+  memcpy (&rng->spare, &words[5], sizeof rng->spare);
+  return TRUE;
+}
+
+/* Copies the core part of the state in @st into the run: parameters, masks,
+ * optimizer, best-so-far, RNG, metrics, step and epoch, and the data position
+ * into @cur. Checks every tensor against the model first, naming the tensor and
+ * the shape it expects. */
+static gboolean
+apply_core_state (PlRun *run, const PlSafetensors *st, DataCursor *cur, GError **error)
+{
+  PlModel *m = run->model;
+  guint np = pl_model_get_n_params (m);
+  for (guint pass = 0; pass < 2; pass++)
+    for (guint i = 0; i < np; i++)
+      {
+        PlParam *p = pl_model_get_param (m, i);
+        g_autofree char *mask_name = g_strconcat (STATE_MASK_PREFIX, p->name, NULL);
+        const char *names[2] = { p->name, mask_name };
+        for (int j = 0; j < 2; j++)
+          {
+            const PlTensorInfo *t = pl_safetensors_lookup (st, names[j]);
+            gint64 want[PL_MAX_DIMS];
+            for (int d = 0; d < p->ndim; d++)
+              want[d] = p->shape[d];
+            g_autofree char *want_text = pl_state_shape_text (want, p->ndim);
+            if (!t && j == 0)
+              {
+                g_set_error (error, PL_ERROR, PL_ERROR_NOT_FOUND,
+                             "has no tensor \"%s\" (expected shape %s): it was written for "
+                             "another model", p->name, want_text);
+                return FALSE;
+              }
+            if (!t)
+              {
+                if (pass == 1 && p->mask)
+                  for (size_t e = 0; e < p->numel; e++)
+                    p->mask[e] = 1.0f;
+                continue;
+              }
+            gboolean same = t->ndim == p->ndim;
+            for (int d = 0; same && d < p->ndim; d++)
+              same = t->shape[d] == want[d];
+            if (!same)
+              {
+                g_autofree char *got = pl_state_shape_text (t->shape, t->ndim);
+                g_set_error (error, PL_ERROR, PL_ERROR_SHAPE,
+                             "tensor \"%s\" has shape %s, this run's model expects %s",
+                             names[j], got, want_text);
+                return FALSE;
+              }
+            if (pass == 1
+                && !pl_safetensors_read_f32 (t, j == 0 ? p->data
+                                                       : pl_model_ensure_mask (m, p),
+                                             p->numel, error))
+              return FALSE;
+          }
+      }
+  guint nt = pl_safetensors_get_n_tensors (st);
+  for (guint i = 0; i < nt; i++)
+    {
+      const PlTensorInfo *t = pl_safetensors_get_tensor_at (st, i);
+      if (!g_str_has_prefix (t->name, "state.") && !pl_model_lookup_param (m, t->name))
+        {
+          g_set_error (error, PL_ERROR, PL_ERROR_SHAPE,
+                       "tensor \"%s\" matches no parameter of this run's %s model: it was "
+                       "written for another model", t->name, pl_model_get_architecture (m));
+          return FALSE;
+        }
+    }
+
+  gint64 step, epoch, batch, samples, correct, best_step;
+  double f64[4];
+  PlRng rng;
+  if (!md_get_int (st, "paramlab.step", &step, error)
+      || !md_get_int (st, "paramlab.state.epoch", &epoch, error)
+      || !md_get_int (st, "paramlab.state.batch", &batch, error)
+      || !md_get_int (st, "paramlab.state.epoch_samples", &samples, error)
+      || !md_get_int (st, "paramlab.state.epoch_correct", &correct, error)
+      || !md_get_int (st, "paramlab.state.best_step", &best_step, error)
+      || !pl_state_read_f64 (st, "state.", "run", f64, G_N_ELEMENTS (f64), error)
+      || !pl_optimizer_load_state (run->opt, st, "state.optimizer.", error)
+      || (best_step >= 0
+          && !pl_state_read_f32 (st, "state.", "best.params", run->best_params,
+                                 pl_model_get_n_floats (m), error)))
+    return FALSE;
+  if (step < 0 || step > run->total_steps || epoch < 0 || epoch > run->exp->train.epochs
+      || batch < 0 || batch > pl_batcher_n_batches (run->batcher) || samples < 0
+      || correct < 0)
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                   "its position (step %" G_GINT64_FORMAT ", epoch %" G_GINT64_FORMAT
+                   ", batch %" G_GINT64_FORMAT ") lies outside this run of %" G_GINT64_FORMAT
+                   " steps, %d epochs of %d batches", step, epoch, batch, run->total_steps,
+                   run->exp->train.epochs, pl_batcher_n_batches (run->batcher));
+      return FALSE;
+    }
+  if (!parse_rng (pl_safetensors_get_metadata (st, "paramlab.state.rng.dropout"), &rng))
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                   "metadata \"paramlab.state.rng.dropout\" is missing or malformed");
+      return FALSE;
+    }
+  const char *keys_text = pl_safetensors_get_metadata (st, "paramlab.state.metric_keys");
+  g_auto (GStrv) keys = g_strsplit (keys_text ? keys_text : "", "\n", -1);
+  guint nk = keys_text && keys_text[0] ? g_strv_length (keys) : 0;
+  g_autofree double *values = g_new (double, MAX (nk, 1));
+  g_autofree gint64 *steps = g_new (gint64, MAX (nk, 1));
+  if (!pl_state_read_f64 (st, "state.", "metrics.values", values, nk, error)
+      || !pl_state_read_i64 (st, "state.", "metrics.steps", steps, nk, error))
+    return FALSE;
+
+  *pl_graph_get_rng (pl_model_get_graph (m)) = rng;
+  for (guint i = 0; i < nk; i++)
+    {
+      MetricSlot *slot = metric_slot (run, keys[i]);
+      slot->value = values[i];
+      slot->step = steps[i];
+      slot->fresh = FALSE;
+    }
+  run->step = step;
+  run->epoch = (int) epoch;
+  run->lr = f64[0];
+  run->best_val_acc = f64[1];
+  run->best_val_loss = f64[2];
+  run->best_step = best_step;
+  cur->epoch = (int) epoch;
+  cur->batch = (int) batch;
+  cur->samples = samples;
+  cur->correct = correct;
+  cur->loss = f64[3];
+  return TRUE;
+}
+
+/* For pl_run_new_resumed(): loads and checks the state file, applying its core
+ * part once (so that a mismatch fails before anything is recorded). */
+static gboolean
+resume_prepare (PlRun *run, const char *state_path, GError **error)
+{
+  run->resume_path = state_path ? g_strdup (state_path) : pl_run_get_state_path (run);
+  if (!run->resume_path || !g_file_test (run->resume_path, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_NOT_FOUND,
+                   "run %" G_GINT64_FORMAT " has no training-state checkpoint: %s does not "
+                   "exist (the state is written after every epoch and when a run is "
+                   "stopped)", run->id, run->resume_path ? run->resume_path : "(no store)");
+      return FALSE;
+    }
+  g_autoptr (PlSafetensors) st = pl_safetensors_load (run->resume_path, error);
+  if (!st)
+    return FALSE;
+  const char *format = pl_safetensors_get_metadata (st, "paramlab.format");
+  const char *owner = pl_safetensors_get_metadata (st, "paramlab.run");
+  g_autofree char *id_text = g_strdup_printf ("%" G_GINT64_FORMAT, run->id);
+  DataCursor cur;
+  g_autofree char *text = pl_experiment_to_text (run->exp);
+  /* the most telling mismatch first: a tensor of another shape */
+  if (g_strcmp0 (format, "state") != 0)
+    g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                 "is not a training-state checkpoint (metadata paramlab.format is %s%s%s, "
+                 "expected \"state\")", format ? "\"" : "", format ? format : "missing",
+                 format ? "\"" : "");
+  else if (!apply_core_state (run, st, &cur, error))
+    ;
+  else if (g_strcmp0 (pl_safetensors_get_metadata (st, "paramlab.experiment"), text) != 0)
+    g_set_error (error, PL_ERROR, PL_ERROR_CONFIG,
+                 "was written by another experiment than the one run %s stored "
+                 "(metadata paramlab.experiment differs)", id_text);
+  else if (g_strcmp0 (owner, id_text) != 0)
+    g_set_error (error, PL_ERROR, PL_ERROR_CONFIG,
+                 "belongs to run %s, not to run %s", owner ? owner : "(unknown)", id_text);
+  else
+    {
+      run->resume_step = run->step;
+      run->resume_state = g_steal_pointer (&st);
+      return TRUE;
+    }
+  g_prefix_error (error, "%s: ", run->resume_path);
+  return FALSE;
+}
+
+/* After the run_start hooks of a resumed run: restores the state (core, then
+ * every hook's), forgets what the store holds from the checkpoint's step on and
+ * logs again the points the run had logged at that step. */
+static gboolean
+resume_apply (PlRun *run, DataCursor *cur, GError **error)
+{
+  g_autoptr (PlSafetensors) st = g_steal_pointer (&run->resume_state);
+  if (!apply_core_state (run, st, cur, error))
+    {
+      g_prefix_error (error, "%s: ", run->resume_path);
+      return FALSE;
+    }
+  for (guint i = 0; i < run->hooks->len; i++)
+    {
+      HookEntry *h = &g_array_index (run->hooks, HookEntry, i);
+      g_autofree char *prefix = hook_state_prefix (h);
+      if (h->hooks.load_state && !h->hooks.load_state (run, st, prefix, h->user_data, error))
+        {
+          g_prefix_error (error, "%s: %s: restoring the training state: ", run->resume_path,
+                          h->hooks.name);
+          return FALSE;
+        }
+    }
+  if (run->store)
+    {
+      if (!pl_run_store_rewind_run (run->store, run->id, run->step, error))
+        return FALSE;
+      for (guint i = 0; i < run->metrics->len; i++)
+        {
+          MetricSlot *slot = g_ptr_array_index (run->metrics, i);
+          if (slot->step == run->step)
+            pl_run_store_log_metric (run->store, run->id, slot->key, slot->step, slot->value);
+        }
+    }
+  line_begin (run, "log");
+  g_autofree char *msg =
+    g_strdup_printf ("resumed from step %" G_GINT64_FORMAT " (epoch %d, batch %d) of %s",
+                     run->step, cur->epoch + 1, cur->batch, run->resume_path);
+  g_string_append (run->line, ",\"message\":");
+  pl_json_append_string (run->line, msg);
+  g_string_append_c (run->line, '}');
+  emit (run, PL_RUN_EVENT_LOG);
+  record_event (run, "log");
+  return TRUE;
+}
+
+/* Moves a fresh epoch's batcher and sums to @cur's position once (a resumed
+ * run's first epoch); returns the batches already trained in this epoch. */
+static int
+resume_position (PlRun *run, DataCursor *cur, gint64 *samples, gsize *correct, double *loss)
+{
+  int batch = cur->batch;
+  if (batch == 0 && cur->samples == 0)
+    return 0;
+  for (int i = 0; i < batch; i++)
+    pl_batcher_next (run->batcher, NULL, NULL);
+  *samples = cur->samples;
+  *correct = (gsize) cur->correct;
+  *loss = cur->loss;
+  memset (cur, 0, sizeof *cur);
+  return batch;
+}
+
+/* PARAMLAB_TEST_STOP_AFTER_STEP=N (tests only): the run stops itself after step
+ * N, as if stopped by the user. */
+static gint64
+test_stop_after_step (void)
+{
+  const char *v = g_getenv ("PARAMLAB_TEST_STOP_AFTER_STEP");
+  return v && v[0] ? g_ascii_strtoll (v, NULL, 10) : -1;
 }
 
 gboolean
@@ -918,25 +1496,42 @@ pl_run_execute (PlRun *run, GError **error)
   int32_t *y = pl_model_get_label_buffer (run->model);
   int c = spec->n_classes;
   gboolean stopped = FALSE;
+  DataCursor cur = { 0 };
+  gint64 test_stop = test_stop_after_step ();
 
   set_status (run, "running", NULL);
-  if (!run_hooks_start (run, &err))
+  sweep_stale_temps (run);
+  /* a resumed run's hooks start afresh; their metrics must not reach the store */
+  run->mute_store = run->resume_state != NULL;
+  gboolean hooks_started = run_hooks_start (run, &err);
+  run->mute_store = FALSE;
+  if (!hooks_started)
+    return fail (run, err, error);
+  if (run->resume_state && !resume_apply (run, &cur, &err))
     return fail (run, err, error);
   emit_started (run);
 
-  for (run->epoch = 0; run->epoch < run->exp->train.epochs && !stopped; run->epoch++)
+  for (run->epoch = cur.epoch; run->epoch < run->exp->train.epochs && !stopped; run->epoch++)
     {
       gint64 t_epoch = g_get_monotonic_time ();
       gint64 epoch_samples = 0;
       gsize epoch_correct = 0;
       double epoch_loss = 0;
       pl_batcher_start_epoch (run->batcher, run->epoch);
+      int batch_index = resume_position (run, &cur, &epoch_samples, &epoch_correct,
+                                         &epoch_loss);
       int n;
       while (run->step < run->total_steps && (n = pl_batcher_next (run->batcher, x, y)) > 0)
         {
           if (wait_if_paused (run))
             {
+              /* the state to resume from is this point, before the partial epoch's
+               * bookkeeping below */
+              DataCursor here = { run->epoch, batch_index, epoch_samples,
+                                  (gint64) epoch_correct, epoch_loss };
               stopped = TRUE;
+              if (!write_state (run, &here, &err))
+                return fail (run, err, error);
               break;
             }
           run->lr = pl_schedule_lr (&run->schedule, run->step);
@@ -952,10 +1547,12 @@ pl_run_execute (PlRun *run, GError **error)
           float loss = pl_graph_forward (g, n, TRUE);
           if (!isfinite (loss))
             {
+              /* named like the curves: the step this update would have been */
               g_set_error (&err, PL_ERROR, PL_ERROR_DIVERGED,
-                           "diverged at step %" G_GINT64_FORMAT " (epoch %d): train/loss "
-                           "is %s; try a lower [train] lr (now %g)", run->step,
-                           run->epoch + 1, isnan (loss) ? "NaN" : "infinite", run->lr);
+                           "step %" G_GINT64_FORMAT ": loss is %s (train/loss, epoch %d); "
+                           "the run diverged, try a lower [train] lr (now %g)",
+                           run->step + 1, isnan (loss) ? "NaN" : "Inf", run->epoch + 1,
+                           run->lr);
               return fail (run, err, error);
             }
           pl_graph_backward (g);
@@ -964,12 +1561,20 @@ pl_run_execute (PlRun *run, GError **error)
           pl_optimizer_step (run->opt, run->lr);
           /* metrics from here on belong to the count of updates made */
           gint64 done = ++run->step;
+          batch_index++;
           CALL_STEP_HOOK (run, after_step, done - 1);
+          if (done == test_stop)
+            pl_run_stop (run);
           if (run->fail_message)
             {
               g_set_error (&err, PL_ERROR, PL_ERROR_PLUGIN, "%s", run->fail_message);
               return fail (run, err, error);
             }
+          if (done % PL_PARAM_CHECK_EVERY == 0 && !check_params_finite (run, done, &err))
+            return fail (run, err, error);
+          /* the store cannot keep the metrics (disk full, ...): stop now, not at the end */
+          if (run->store && !pl_run_store_check_writer (run->store, &err))
+            return fail (run, err, error);
 
           const float *probs = spec->mse_loss ? pl_model_get_logits (run->model)->data
                                               : pl_graph_get_probs (g);
@@ -996,15 +1601,13 @@ pl_run_execute (PlRun *run, GError **error)
       pl_run_log_metric (run, "train/loss_epoch", epoch_loss / epoch_samples);
       pl_run_log_metric (run, "perf/samples_per_s", secs > 0 ? epoch_samples / secs : 0);
       pl_run_log_metric (run, "epoch", run->epoch + 1);
-      if (!pl_all_finite (pl_model_get_params (run->model),
-                          pl_model_get_n_floats (run->model)))
-        {
-          g_set_error (&err, PL_ERROR, PL_ERROR_DIVERGED,
-                       "diverged in epoch %d: a parameter became NaN or infinite; try a "
-                       "lower [train] lr (now %g)", run->epoch + 1, run->lr);
-          return fail (run, err, error);
-        }
+      if (!check_params_finite (run, run->step, &err))
+        return fail (run, err, error);
       if (!evaluate (run, &err) || !run_hooks_epoch_end (run, &err))
+        return fail (run, err, error);
+      /* the training state, every epoch: resume continues with the next one */
+      DataCursor next = { run->epoch + 1, 0, 0, 0, 0 };
+      if (!stopped && !write_state (run, &next, &err))
         return fail (run, err, error);
       if (run->step >= run->total_steps)
         {

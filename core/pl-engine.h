@@ -52,6 +52,14 @@ typedef struct {
   gboolean (*epoch_end)      (PlRun *run, int epoch, gpointer user_data, GError **error);
   gboolean (*export)         (PlRun *run, PlSafetensorsWriter *writer, gpointer user_data,
                               GError **error);
+  /* State the hook's owner holds, for a training-state checkpoint (resume):
+   * tensors named @prefix + name, @prefix being "state." and the hooks' name with
+   * runs of characters other than letters, digits, '-' and '_' made '.'.
+   * load_state runs after run_start when a run resumes. See pl-run-state.h. */
+  gboolean (*save_state)     (PlRun *run, PlSafetensorsWriter *writer, const char *prefix,
+                              gpointer user_data, GError **error);
+  gboolean (*load_state)     (PlRun *run, const PlSafetensors *state, const char *prefix,
+                              gpointer user_data, GError **error);
 } PlRunHooks;
 
 /* The data of a run: train and validation splits, normalized with statistics of
@@ -90,6 +98,21 @@ void      pl_run_add_hooks    (PlRun *run, const PlRunHooks *hooks, gpointer use
 void      pl_run_fail_soon    (PlRun *run, const char *message);
 /* Where checkpoints go; default: <store dir>/checkpoints/run-<id>/. */
 void      pl_run_set_checkpoint_dir (PlRun *run, const char *dir);
+
+/* Rebuilds run @run_id of @store to continue it from its training-state checkpoint
+ * @state_path (NULL: <checkpoint dir>/state.safetensors): builds as
+ * pl_run_new_with_plugins() does but records nothing new, and checks the
+ * checkpoint against the model (every tensor with its shape) and the stored
+ * experiment. pl_run_execute() then restores the state after the run_start hooks,
+ * forgets the metric points the run logged after the checkpoint's step, and
+ * trains on under the same id. (transfer full) */
+PlRun    *pl_run_new_resumed  (PlExperiment *exp, PlRunStore *store, PlPluginSelection *sel,
+                               gint64 run_id, const char *state_path, GError **error);
+/* The step a resumed run continues from, -1 for a run that starts afresh. */
+gint64    pl_run_get_resume_step (PlRun *run);
+/* Where the run writes its training state: <checkpoint dir>/state.safetensors,
+ * NULL without a store or checkpoint dir. (transfer full) */
+char     *pl_run_get_state_path (PlRun *run);
 
 /* Trains to the end. Returns TRUE when the run finished or was stopped by the
  * user (see pl_run_get_status), FALSE with an error when it failed (diverged, a

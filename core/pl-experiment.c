@@ -1205,6 +1205,15 @@ pl_experiment_set (PlExperiment  *exp,
   g_return_val_if_fail (assignment != NULL, FALSE);
   g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
 
+  /* as in a file: the experiment's text must stay UTF-8 (the run store keeps it) */
+  if (!g_utf8_validate (assignment, -1, NULL))
+    {
+      g_autofree char *shown = g_utf8_make_valid (assignment, -1);
+      g_set_error (error, PL_ERROR, PL_ERROR_CONFIG, "--set %s: not valid UTF-8 text",
+                   shown);
+      return FALSE;
+    }
+
   const char *eq = strchr (assignment, '=');
   g_autofree char *lhs = eq ? g_strndup (assignment, eq - assignment) : NULL;
   char *dot = lhs ? strchr (lhs, '.') : NULL;

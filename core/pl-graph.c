@@ -98,6 +98,13 @@ pl_graph_get_max_batch (PlGraph *g)
   return g->max_batch;
 }
 
+PlRng *
+pl_graph_get_rng (PlGraph *g)
+{
+  g_return_val_if_fail (g != NULL, NULL);
+  return &g->rng;
+}
+
 int
 pl_graph_get_batch (PlGraph *g)
 {

@@ -131,4 +131,8 @@ void      pl_graph_backward       (PlGraph *g);
 /* The softmax probabilities of the last forward for a softmax_xent graph, [B, C]. */
 const float *pl_graph_get_probs   (PlGraph *g);
 
+/* The generator dropout draws from (a training-state checkpoint saves and
+ * restores it). (transfer none) */
+PlRng       *pl_graph_get_rng     (PlGraph *g);
+
 G_END_DECLS

@@ -14,6 +14,10 @@
 /* Class ids above this are taken for a mistake (a regression target, an id column). */
 #define MAX_CLASS_ID 1048576
 #define NPY_MAX_DIMS 32
+/* A deflated .npz member is inflated into memory; larger ones are refused before
+ * anything is allocated (a small archive may declare gigabytes: a zip bomb).
+ * Stored members are mapped, not copied, and have no such limit. */
+#define NPZ_MAX_INFLATED (G_GUINT64_CONSTANT (2) << 30)
 
 typedef enum {
   KIND_FLOAT,
@@ -350,6 +354,16 @@ parse_npy (const char *what, const guint8 *buf, gsize len, NpyArray *a,
       g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
                    "%s: truncated header: %" G_GSIZE_FORMAT " bytes, expected %"
                    G_GSIZE_FORMAT, what, len - hstart, hlen);
+      return FALSE;
+    }
+  /* quoted header text (dtype, keys) goes into messages: it must be text */
+  const char *hbad = NULL;
+  if (!g_utf8_validate_len ((const char *) buf + hstart, hlen, &hbad))
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
+                   "%s: the .npy header has byte 0x%02x at header byte %d, expected "
+                   "the text of a Python dict literal", what, (guint8) *hbad,
+                   (int) (hbad - ((const char *) buf + hstart)));
       return FALSE;
     }
   if (!parse_header (a, (const char *) buf + hstart, hlen, error))
@@ -741,7 +755,8 @@ zip_read_directory (const char *path, const guint8 *buf, gsize len, GArray *entr
             }
           x += 4 + sz;
         }
-      ent.name = g_strndup ((const char *) c + 46, nlen);
+      /* names go into messages; an invalid byte cannot be part of a name we match */
+      ent.name = g_utf8_make_valid ((const char *) c + 46, nlen);
       g_array_append_val (entries, ent);
       pos += 46 + nlen + elen + clen;
     }
@@ -852,10 +867,13 @@ zip_extract (const char *what, const guint8 *buf, gsize len, gsize cd_start,
     }
   else if (ent->method == 8)
     {
-      if (ent->usize >= G_MAXSIZE)
+      if (ent->usize > NPZ_MAX_INFLATED)
         {
           g_set_error (error, PL_ERROR, PL_ERROR_FORMAT,
-                       "%s: member is too large", what);
+                       "%s: deflated member declares %" G_GUINT64_FORMAT " bytes, more "
+                       "than the limit of %" G_GUINT64_FORMAT " for a compressed member "
+                       "(save large arrays with np.savez, not np.savez_compressed)",
+                       what, ent->usize, NPZ_MAX_INFLATED);
           return NULL;
         }
       *owned = inflate_raw (what, buf + start, ent->csize, ent->usize, error);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pl-error.h"
+#include "pl-run-state.h"
 
 struct _PlOptimizer {
   PlOptimizerConfig cfg;
@@ -74,6 +75,43 @@ pl_optimizer_get_state_bytes (PlOptimizer *opt)
 {
   return sizeof (float) * opt->n
          * ((opt->state1 != NULL) + (opt->state2 != NULL) + (opt->lr_scale != NULL));
+}
+
+gboolean
+pl_optimizer_save_state (PlOptimizer *opt, PlSafetensorsWriter *writer, const char *prefix,
+                         GError **error)
+{
+  g_return_val_if_fail (opt != NULL && writer != NULL, FALSE);
+  return (!opt->state1 || pl_state_write_f32 (writer, prefix, "buf1", opt->state1, opt->n, error))
+         && (!opt->state2 || pl_state_write_f32 (writer, prefix, "buf2", opt->state2, opt->n,
+                                                 error))
+         && (!opt->lr_scale || pl_state_write_f32 (writer, prefix, "lr_scale", opt->lr_scale,
+                                                   opt->n, error))
+         && pl_state_write_i64 (writer, prefix, "step", &opt->step, 1, error);
+}
+
+gboolean
+pl_optimizer_load_state (PlOptimizer *opt, const PlSafetensors *state, const char *prefix,
+                         GError **error)
+{
+  g_return_val_if_fail (opt != NULL && state != NULL, FALSE);
+  g_autofree char *scale_name = g_strconcat (prefix ? prefix : "", "lr_scale", NULL);
+  gint64 step;
+  if ((opt->state1 && !pl_state_read_f32 (state, prefix, "buf1", opt->state1, opt->n, error))
+      || (opt->state2 && !pl_state_read_f32 (state, prefix, "buf2", opt->state2, opt->n, error))
+      || !pl_state_read_i64 (state, prefix, "step", &step, 1, error))
+    return FALSE;
+  if (pl_safetensors_lookup (state, scale_name))
+    {
+      if (!pl_state_read_f32 (state, prefix, "lr_scale", pl_optimizer_get_lr_scale (opt),
+                              opt->n, error))
+        return FALSE;
+    }
+  else if (opt->lr_scale)
+    for (size_t i = 0; i < opt->n; i++)
+      opt->lr_scale[i] = 1.0f;
+  opt->step = step;
+  return TRUE;
 }
 
 /* torch.optim.SGD for one parameter:

@@ -10,6 +10,7 @@
 #include <glib.h>
 
 #include "pl-model.h"
+#include "pl-safetensors.h"
 
 G_BEGIN_DECLS
 
@@ -45,6 +46,17 @@ gint64       pl_optimizer_get_step  (PlOptimizer *opt);
 float       *pl_optimizer_get_lr_scale (PlOptimizer *opt);
 /* Bytes of optimizer state (for the memory benchmark). */
 gsize        pl_optimizer_get_state_bytes (PlOptimizer *opt);
+
+/* The optimizer's state as training-state tensors (pl-run-state.h): @prefix
+ * "buf1" (momentum buffer or exp_avg) and "buf2" (exp_avg_sq) when the algorithm
+ * has them, "lr_scale" when a policy set one, all aligned with the model's
+ * parameter block, and "step" (I64 [1], the bias-correction count). Loading
+ * refuses a file whose buffers are missing or of another size; a file without
+ * lr_scale resets the scale to ones. */
+gboolean     pl_optimizer_save_state (PlOptimizer *opt, PlSafetensorsWriter *writer,
+                                      const char *prefix, GError **error);
+gboolean     pl_optimizer_load_state (PlOptimizer *opt, const PlSafetensors *state,
+                                      const char *prefix, GError **error);
 
 /* Append only. */
 typedef enum {

@@ -103,10 +103,19 @@ pl_plugin_engine_init (PlPluginEngine *self)
   self->infos = g_hash_table_new (NULL, NULL);
 }
 
-/* @dir and each of its subdirectories that holds a .plugin file */
+/* @dir and each of its subdirectories that holds a .plugin file. A relative
+ * @dir is refused with a warning: plugins never load from the working directory
+ * (a PARAMLAB_PLUGIN_PATH entry such as "." or "plugins", or a relative
+ * XDG_DATA_HOME, would make whatever directory a run starts in executable). */
 static void
 add_dir (PlPluginEngine *self, const char *dir)
 {
+  if (!g_path_is_absolute (dir))
+    {
+      g_warning ("plugin directory \"%s\" is not an absolute path: ignored (plugins load "
+                 "only from absolute directories, never from the working directory)", dir);
+      return;
+    }
   if (!g_file_test (dir, G_FILE_TEST_IS_DIR))
     return;
   peas_engine_add_search_path (self->peas, dir, NULL);
@@ -201,7 +210,10 @@ scan (PlPluginEngine *self)
           desc_free (d);
           continue;
         }
-      if (!abi)
+      if (strchr (d->id, '/') || d->id[0] == '.')
+        d->error = g_strdup_printf ("its .plugin file (in %s) names Module \"%s\", a path; "
+                                    "expected a plain module name", d->dir, d->id);
+      else if (!abi)
         d->error = g_strdup_printf ("its .plugin file (in %s) has no X-Paramlab-ABI key; this "
                                     "engine needs X-Paramlab-ABI=%s", d->dir, PL_ABI_VERSION);
       else if (!g_str_equal (abi, PL_ABI_VERSION))

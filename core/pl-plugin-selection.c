@@ -10,6 +10,7 @@
 #include "pl-pruning-schedule.h"
 #include "pl-quantizer.h"
 #include "pl-run-addin.h"
+#include "pl-run-state.h"
 #include "pl-sparsity-gate.h"
 
 typedef struct {
@@ -266,6 +267,28 @@ prune_run_start (PlRun *run, gpointer ud, GError **error)
   return TRUE;
 }
 
+/* the pruner's target (the largest sparsity pruned to) for a training state */
+static gboolean
+prune_save_state (PlRun *run, PlSafetensorsWriter *w, const char *prefix, gpointer ud,
+                  GError **error)
+{
+  PlPluginSelection *sel = ud;
+  double target = pl_pruner_get_target (sel->pruner);
+  return pl_state_write_f64 (w, prefix, "target", &target, 1, error);
+}
+
+static gboolean
+prune_load_state (PlRun *run, const PlSafetensors *st, const char *prefix, gpointer ud,
+                  GError **error)
+{
+  PlPluginSelection *sel = ud;
+  double target;
+  if (!pl_state_read_f64 (st, prefix, "target", &target, 1, error))
+    return FALSE;
+  pl_pruner_set_target (sel->pruner, target);
+  return TRUE;
+}
+
 static void
 lr_after_backward (PlRun *run, gint64 step, gpointer ud)
 {
@@ -284,7 +307,8 @@ pl_plugin_selection_attach (PlPluginSelection *sel, PlRun *run, GError **error)
       GObject *crit = pl_plugin_selection_get (sel, PL_SLOT_PRUNE_CRITERION);
       sel->pruner = pl_pruner_new (run, crit ? PL_PRUNING_CRITERION (crit) : NULL);
       PlRunHooks h = { .name = "pruning", .run_start = prune_run_start,
-                       .after_step = prune_after_step };
+                       .after_step = prune_after_step, .save_state = prune_save_state,
+                       .load_state = prune_load_state };
       pl_run_add_hooks (run, &h, sel, NULL);
     }
   if (pl_plugin_selection_get (sel, PL_SLOT_LR_POLICY))
@@ -296,9 +320,13 @@ pl_plugin_selection_attach (PlPluginSelection *sel, PlRun *run, GError **error)
     {
       Choice *c = &g_array_index (sel->choices, Choice, i);
       if (PL_IS_RUN_ADDIN (c->plugin))
-        pl_run_addin_attach (PL_RUN_ADDIN (c->plugin), run);
+        {
+          g_autofree char *name = g_strdup_printf ("%s plugin %s", c->slot, c->id);
+          pl_run_addin_attach_named (PL_RUN_ADDIN (c->plugin), run, name);
+        }
       PlRunStore *store = pl_run_get_store (run);
-      if (store)
+      /* a resumed run recorded its plugins when it first started */
+      if (store && pl_run_get_resume_step (run) < 0)
         {
           g_autofree char *opts = pl_plugin_options_to_json (c->plugin);
           if (!pl_run_store_add_plugin (store, pl_run_get_id (run), c->slot, c->id, c->version,

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "pl-error.h"
+#include "pl-run-state.h"
 
 struct _PlPruneStats {
   PlModel *model;          /* not owned */
@@ -114,5 +115,29 @@ pl_prune_stats_score (PlPruneStats *s, const char *who, const PlParam *param, fl
     }
   memcpy (scores, s->acc + param->offset, param->numel * sizeof (float));
   s->scored = TRUE;
+  return TRUE;
+}
+
+gboolean
+pl_prune_stats_save_state (PlPruneStats *s, PlSafetensorsWriter *writer, const char *prefix,
+                           GError **error)
+{
+  g_return_val_if_fail (s != NULL && writer != NULL, FALSE);
+  gint64 counters[2] = { s->n_steps, s->scored };
+  return pl_state_write_f32 (writer, prefix, "acc", s->acc, s->n, error)
+         && pl_state_write_i64 (writer, prefix, "counters", counters, 2, error);
+}
+
+gboolean
+pl_prune_stats_load_state (PlPruneStats *s, const PlSafetensors *state, const char *prefix,
+                           GError **error)
+{
+  g_return_val_if_fail (s != NULL && state != NULL, FALSE);
+  gint64 counters[2];
+  if (!pl_state_read_i64 (state, prefix, "counters", counters, 2, error)
+      || !pl_state_read_f32 (state, prefix, "acc", s->acc, s->n, error))
+    return FALSE;
+  s->n_steps = counters[0];
+  s->scored = counters[1] != 0;
   return TRUE;
 }

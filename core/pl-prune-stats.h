@@ -9,6 +9,7 @@
 #include <glib.h>
 
 #include "pl-model.h"
+#include "pl-safetensors.h"
 
 G_BEGIN_DECLS
 
@@ -46,5 +47,14 @@ void          pl_prune_stats_accumulate (PlPruneStats *stats);
 gboolean      pl_prune_stats_score      (PlPruneStats *stats, const char *who,
                                          const PlParam *param, float *scores,
                                          GError **error);
+
+/* The statistics as training-state tensors @prefix "acc" (F32, the model's
+ * parameter block) and @prefix "counters" (I64 [2]: steps, scored), for a
+ * criterion's PlRunAddin save_state / load_state; loading refuses statistics of
+ * another size (pl-run-state.h). */
+gboolean      pl_prune_stats_save_state (PlPruneStats *stats, PlSafetensorsWriter *writer,
+                                         const char *prefix, GError **error);
+gboolean      pl_prune_stats_load_state (PlPruneStats *stats, const PlSafetensors *state,
+                                         const char *prefix, GError **error);
 
 G_END_DECLS

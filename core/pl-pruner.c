@@ -105,11 +105,40 @@ compute_scores (PlPruner *p, GError **error)
   return TRUE;
 }
 
-static int
-cmp_float (const void *a, const void *b)
+/* The (k+1)-th smallest of a[0..n) (k < n), by quickselect (Hoare partition,
+ * median-of-three pivot): O(n) on average where sorting all scores took O(n log n)
+ * at every schedule update. a is reordered. Same value as a sort's a[k]. */
+static float
+select_kth (float *a, size_t n, size_t k)
 {
-  float x = *(const float *) a, y = *(const float *) b;
-  return (x > y) - (x < y);
+  gssize lo = 0, hi = (gssize) n - 1, kk = (gssize) k;
+  while (lo < hi)
+    {
+      float p0 = a[lo], p1 = a[lo + (hi - lo) / 2], p2 = a[hi];
+      float pivot = p0 < p1 ? (p1 < p2 ? p1 : (p0 < p2 ? p2 : p0))
+                            : (p0 < p2 ? p0 : (p1 < p2 ? p2 : p1));
+      gssize i = lo, j = hi;
+      while (i <= j)
+        {
+          while (a[i] < pivot)
+            i++;
+          while (a[j] > pivot)
+            j--;
+          if (i <= j)
+            {
+              float t = a[i];
+              a[i++] = a[j];
+              a[j--] = t;
+            }
+        }
+      if (kk <= j)
+        hi = j;
+      else if (kk >= i)
+        lo = i;
+      else
+        return a[kk];
+    }
+  return a[kk];
 }
 
 /* Masks the k lowest of scores[0..n) in mask[0..n), and every -inf score even
@@ -131,8 +160,7 @@ mask_lowest (const float *scores, float *mask, float *scratch, size_t n, size_t 
       return;
     }
   memcpy (scratch, scores, n * sizeof (float));
-  qsort (scratch, n, sizeof (float), cmp_float);
-  float thr = scratch[k - 1];
+  float thr = select_kth (scratch, n, k - 1);
   size_t below = 0;
   for (size_t j = 0; j < n; j++)
     below += scores[j] < thr;
@@ -200,6 +228,13 @@ pl_pruner_get_target (PlPruner *p)
   return p->target;
 }
 
+void
+pl_pruner_set_target (PlPruner *p, double target)
+{
+  g_return_if_fail (p != NULL);
+  p->target = target;
+}
+
 gboolean
 pl_pruner_prune_by_magnitude (PlPruner *p, double threshold, GError **error)
 {
@@ -256,6 +291,21 @@ pl_pruner_report (PlPruner *p)
                          prm->numel ? (double) zi / (double) prm->numel : 0.0);
     }
   pl_run_log_metric (p->run, "sparsity/total", p->total ? (double) z / (double) p->total : 0.0);
+}
+
+double
+pl_model_prunable_sparsity (PlModel *model)
+{
+  size_t z = 0, n = 0;
+  for (guint i = 0; i < pl_model_get_n_params (model); i++)
+    {
+      PlParam *prm = pl_model_get_param (model, i);
+      if (prm->kind != PL_PARAM_WEIGHT || prm->frozen)
+        continue;
+      z += count_zeros (prm);
+      n += prm->numel;
+    }
+  return n ? (double) z / (double) n : 0.0;
 }
 
 double

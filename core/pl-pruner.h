@@ -39,6 +39,8 @@ gboolean  pl_pruner_prune_to (PlPruner *pruner, double sparsity, PlPruneScope sc
 /* The largest @sparsity pl_pruner_prune_to() was asked for so far, 0 before
  * the first prune: a schedule prunes when its target rises above it. */
 double    pl_pruner_get_target (PlPruner *pruner);
+/* Restores the target from a training-state checkpoint (resume). */
+void      pl_pruner_set_target (PlPruner *pruner, double target);
 /* Masks every prunable weight with |w| < @threshold, then reports. */
 gboolean  pl_pruner_prune_by_magnitude (PlPruner *pruner, double threshold,
                                         GError **error);
@@ -48,6 +50,9 @@ double    pl_pruner_get_sparsity (PlPruner *pruner, const PlParam *param);
 /* Logs sparsity/total and sparsity/<param name> at the run's current step. */
 void      pl_pruner_report  (PlPruner *pruner);
 
+/* Fraction of zeros among the weights a pruner may mask (kind PL_PARAM_WEIGHT,
+ * not frozen): what sparsity/total reports, pruned or not. */
+double    pl_model_prunable_sparsity (PlModel *model);
 /* Fraction of zeros among the weights of @model (kind PL_PARAM_WEIGHT): the
  * sparsity of what would be exported. */
 double    pl_model_weight_sparsity (PlModel *model);

@@ -29,9 +29,27 @@ struct _PlRunAddinInterface
   /* add tensors or metadata to an exported checkpoint */
   gboolean (*export)         (PlRunAddin *self, PlRun *run, PlSafetensorsWriter *writer,
                               GError **error);
+  /* State that changes during training (statistics, observers, switched-off
+   * units), as tensors named @prefix + name in a training-state checkpoint
+   * (pl-run-state.h). load_state runs after run_start when a run resumes and
+   * must leave the plugin as it was when save_state ran. Plugins whose state is
+   * all in the model's parameters and masks leave both NULL. */
+  gboolean (*save_state)     (PlRunAddin *self, PlRun *run, PlSafetensorsWriter *writer,
+                              const char *prefix, GError **error);
+  gboolean (*load_state)     (PlRunAddin *self, PlRun *run, const PlSafetensors *state,
+                              const char *prefix, GError **error);
 };
 
 /* Installs @self's vfuncs as hooks of @run (the run keeps a reference). */
 void pl_run_addin_attach (PlRunAddin *self, PlRun *run);
+/* The same, with @name (e.g. "init plugin xavier"; NULL: the type name) leading
+ * the message of a hook's error, so that a failed run says which plugin failed. */
+void pl_run_addin_attach_named (PlRunAddin *self, PlRun *run, const char *name);
+
+/* The vfuncs, or TRUE doing nothing when the plugin has none. */
+gboolean pl_run_addin_save_state (PlRunAddin *self, PlRun *run, PlSafetensorsWriter *writer,
+                                  const char *prefix, GError **error);
+gboolean pl_run_addin_load_state (PlRunAddin *self, PlRun *run, const PlSafetensors *state,
+                                  const char *prefix, GError **error);
 
 G_END_DECLS

@@ -10,12 +10,16 @@
 #include "pl-run-store.h"
 
 #include "pl-error.h"
+#include "pl-json.h"
 
 #include <errno.h>
 #include <math.h>
+#include <signal.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
 
 #include <glib/gstdio.h>
 
@@ -113,6 +117,57 @@ static const char *const migrations[] = {
   "CREATE INDEX checkpoints_run ON checkpoints (run_id, step);"
   "PRAGMA application_id = 1347174722;"
   "PRAGMA user_version = 1;",
+
+  /* 1 -> 2: the statuses 'interrupted' (its process died while it ran) and
+   * 'diverged' (the loss or a parameter became NaN or Inf), and the run's owner,
+   * the process that runs it (see reconcile ()). SQLite cannot change a CHECK
+   * constraint in place, so runs is rebuilt: new table, copy, drop, rename. This
+   * runs with foreign keys off (see migrate ()), so dropping the old table
+   * deletes nothing in the tables that refer to it, and they refer to the new
+   * one by name after the rename; migrate () runs foreign_key_check before the
+   * commit. The owner columns go before error and experiment, the large ones. */
+  "CREATE TABLE runs_v2 ("
+  "  id             INTEGER PRIMARY KEY,"
+  "  name           TEXT NOT NULL DEFAULT '',"
+  "  status         TEXT NOT NULL DEFAULT 'queued'"
+  "                 CHECK (status IN ('queued', 'running', 'finished', 'failed', 'stopped',"
+  "                                   'interrupted', 'diverged')),"
+  "  created_at     REAL NOT NULL,"
+  "  started_at     REAL,"
+  "  finished_at    REAL,"
+  "  seed           INTEGER NOT NULL DEFAULT 0,"
+  "  dataset        TEXT NOT NULL DEFAULT '',"
+  "  architecture   TEXT NOT NULL DEFAULT '',"
+  "  tags           TEXT NOT NULL DEFAULT '',"
+  "  parent_run     INTEGER REFERENCES runs (id) ON DELETE SET NULL,"
+  "  deleted        INTEGER NOT NULL DEFAULT 0 CHECK (deleted IN (0, 1)),"
+  "  last_step      INTEGER,"
+  "  best_val_acc   REAL,"
+  "  final_val_acc  REAL,"
+  "  best_val_loss  REAL,"
+  "  final_val_loss REAL,"
+  "  final_sparsity REAL,"
+  "  owner_host     TEXT,"
+  "  owner_pid      INTEGER,"
+  "  owner_start    TEXT,"
+  "  error          TEXT,"
+  "  experiment     TEXT NOT NULL DEFAULT ''"
+  ");"
+  "INSERT INTO runs_v2 (id, name, status, created_at, started_at, finished_at, seed,"
+  "                     dataset, architecture, tags, parent_run, deleted, last_step,"
+  "                     best_val_acc, final_val_acc, best_val_loss, final_val_loss,"
+  "                     final_sparsity, error, experiment)"
+  "  SELECT id, name, status, created_at, started_at, finished_at, seed, dataset,"
+  "         architecture, tags, parent_run, deleted, last_step, best_val_acc,"
+  "         final_val_acc, best_val_loss, final_val_loss, final_sparsity, error,"
+  "         experiment"
+  "  FROM runs;"
+  "DROP TABLE runs;"
+  "ALTER TABLE runs_v2 RENAME TO runs;"
+  "CREATE INDEX runs_parent_run ON runs (parent_run);"
+  /* the runs reconcile () looks at: a handful, whatever the size of the table */
+  "CREATE INDEX runs_live ON runs (id) WHERE status IN ('queued', 'running');"
+  "PRAGMA user_version = 2;",
 };
 
 G_STATIC_ASSERT (G_N_ELEMENTS (migrations) == PL_RUN_STORE_SCHEMA_VERSION);
@@ -144,6 +199,12 @@ struct _PlRunStore {
 
   char *path;
   sqlite3 *db; /* the main connection; NULL once closed */
+
+  /* this process, the owner of the runs it creates or sets running (see
+   * "run owners" below); owner_start is NULL without /proc */
+  char *owner_host;
+  gint64 owner_pid;
+  char *owner_start;
 
   /* The logging path: everything here is under lock. */
   GMutex lock;
@@ -194,12 +255,23 @@ sqlite_message (sqlite3 *db, int rc)
   return db ? sqlite3_errmsg (db) : sqlite3_errstr (rc);
 }
 
+/* SQLite says only "disk I/O error" when a write fails, and keeps no errno for
+ * it; say what the likely causes are. "" for other errors. */
+static const char *
+write_hint (int rc)
+{
+  if (rc == SQLITE_IOERR_WRITE || rc == SQLITE_IOERR_FSYNC || rc == SQLITE_IOERR_TRUNCATE)
+    return " while writing the database or its write-ahead log (is the disk full, the "
+           "file size limit reached, or the disk failing?)";
+  return "";
+}
+
 /* "<SQLite's message> (run store '<path>')"; callers prefix what they were doing */
 static void
 db_error (const char *path, sqlite3 *db, int rc, GError **error)
 {
-  g_set_error (error, PL_ERROR, PL_ERROR_STORE, "%s (run store '%s')",
-               sqlite_message (db, rc), path);
+  g_set_error (error, PL_ERROR, PL_ERROR_STORE, "%s%s (run store '%s')",
+               sqlite_message (db, rc), write_hint (rc), path);
 }
 
 /* Binds the arguments described by types to parameters 1, 2, ..., one character
@@ -288,8 +360,8 @@ exec_sql (const char *path, sqlite3 *db, const char *sql, GError **error)
   int rc = sqlite3_exec (db, sql, NULL, NULL, &message);
   if (rc != SQLITE_OK)
     {
-      g_set_error (error, PL_ERROR, PL_ERROR_STORE, "%s (run store '%s')",
-                   message ? message : sqlite3_errstr (rc), path);
+      g_set_error (error, PL_ERROR, PL_ERROR_STORE, "%s%s (run store '%s')",
+                   message ? message : sqlite3_errstr (rc), write_hint (rc), path);
       sqlite3_free (message);
       return FALSE;
     }
@@ -579,7 +651,8 @@ pl_metric_summary_free (PlMetricSummary *summary)
 gboolean
 pl_run_status_is_valid (const char *status)
 {
-  static const char *const valid[] = { "queued", "running", "finished", "failed", "stopped" };
+  static const char *const valid[] = { "queued", "running", "finished", "failed", "stopped",
+                                       "interrupted", "diverged" };
   for (guint i = 0; status && i < G_N_ELEMENTS (valid); i++)
     if (strcmp (status, valid[i]) == 0)
       return TRUE;
@@ -626,6 +699,8 @@ pl_run_store_finalize (GObject *object)
   g_cond_clear (&self->wake_writer);
   g_cond_clear (&self->points_done);
   g_free (self->path);
+  g_free (self->owner_host);
+  g_free (self->owner_start);
 
   G_OBJECT_CLASS (pl_run_store_parent_class)->finalize (object);
 }
@@ -655,6 +730,198 @@ pl_run_store_default_path (void)
   return g_build_filename (g_get_user_data_dir (), "paramlab", "runs.db", NULL);
 }
 
+/* ---- run owners ------------------------------------------------------------------ */
+
+/* A run left 'queued' or 'running' by a process that died (kill -9, a crash, a
+ * power cut) would say so for ever. So every run records its owner, the process
+ * that created it or last set it running: owner_host (the host name), owner_pid
+ * and owner_start, "<boot id>/<start time>", the kernel's boot id and the
+ * process's start time in clock ticks since boot (/proc/<pid>/stat, field 22).
+ * The three name one process for ever: a pid reused by a later process has
+ * another start time, and after a reboot the boot id differs. reconcile () turns
+ * the live runs of owners that are gone into 'interrupted'; it runs when a store
+ * is opened and before each list_runs.
+ *
+ * Why not a lock held by the owner (flock, a lock file)? It would need a file
+ * per run beside the database and breaks on network file systems just as pids
+ * do; the owner columns need nothing outside the database and say in the shell
+ * who ran what. Limits: a run owned by another host is never reconciled (its
+ * process cannot be seen from here); without /proc only the pid is checked. */
+
+static char *
+read_boot_id (void)
+{
+  g_autofree char *text = NULL;
+  if (!g_file_get_contents ("/proc/sys/kernel/random/boot_id", &text, NULL, NULL))
+    return NULL;
+  return g_strdup (g_strstrip (text));
+}
+
+/* "<boot id>/<start ticks>" of process pid, or NULL if it does not exist (or
+ * there is no /proc). *state gets its state letter ('Z' for a zombie). */
+static char *
+process_identity (const char *boot_id, gint64 pid, char *state)
+{
+  g_autofree char *path = g_strdup_printf ("/proc/%" G_GINT64_FORMAT "/stat", pid);
+  g_autofree char *text = NULL;
+  if (!boot_id || !g_file_get_contents (path, &text, NULL, NULL))
+    return NULL;
+  /* the command name (field 2) may hold spaces and parentheses: skip to the last ')' */
+  const char *p = strrchr (text, ')');
+  if (!p || p[1] != ' ')
+    return NULL;
+  g_auto (GStrv) fields = g_strsplit (p + 2, " ", 21);
+  /* fields[0] is field 3 (state), so field 22 (start time) is fields[19] */
+  if (g_strv_length (fields) < 20)
+    return NULL;
+  if (state)
+    *state = fields[0][0];
+  return g_strdup_printf ("%s/%s", boot_id, fields[19]);
+}
+
+static void
+owner_init (PlRunStore *self)
+{
+  g_autofree char *boot_id = read_boot_id ();
+  self->owner_host = g_strdup (g_get_host_name ());
+  self->owner_pid = getpid ();
+  self->owner_start = process_identity (boot_id, self->owner_pid, NULL);
+}
+
+/* TRUE when the process a run's owner columns name certainly no longer exists.
+ * Owners on other hosts, and rows without an owner, are never gone. */
+static gboolean
+owner_is_gone (PlRunStore *self, const char *host, gint64 pid, const char *start)
+{
+  if (pid <= 0 || g_strcmp0 (host, self->owner_host) != 0)
+    return FALSE;
+  if (pid == self->owner_pid && g_strcmp0 (start, self->owner_start) == 0)
+    return FALSE;
+  if (start && self->owner_start)
+    {
+      const char *slash = strchr (self->owner_start, '/');
+      g_autofree char *boot_id = g_strndup (self->owner_start, slash - self->owner_start);
+      char state = 0;
+      g_autofree char *now = process_identity (boot_id, pid, &state);
+      /* no such process, another process with its pid, another boot, a zombie */
+      return !now || strcmp (now, start) != 0 || state == 'Z' || state == 'X';
+    }
+  return kill ((pid_t) pid, 0) != 0 && errno == ESRCH;
+}
+
+typedef struct {
+  gint64 id;
+  char *status;
+  char *host;
+  gint64 pid;
+  char *start;
+} LiveRun;
+
+static void
+live_run_clear (gpointer data)
+{
+  LiveRun *r = data;
+  g_free (r->status);
+  g_free (r->host);
+  g_free (r->start);
+}
+
+/* Marks one run interrupted if it still has the owner that was found gone, and
+ * records an 'interrupted' event; FALSE with error if the store failed. Its
+ * finished_at is the time of its last metric point, the last sign of life. */
+static gboolean
+mark_interrupted (PlRunStore *self, const LiveRun *r, gboolean *changed, GError **error)
+{
+  g_autofree char *message =
+    g_strdup_printf ("interrupted: process %" G_GINT64_FORMAT " on %s ended while the run "
+                     "was %s; what it stored up to then is kept", r->pid, r->host, r->status);
+  g_autoptr (GString) payload = g_string_new ("{\"event\":\"interrupted\",\"error\":");
+  pl_json_append_string (payload, message);
+  g_string_append_c (payload, '}');
+
+  *changed = FALSE;
+  if (!exec_sql (self->path, self->db, "BEGIN IMMEDIATE", error))
+    return FALSE;
+  g_autoptr (sqlite3_stmt) stmt =
+    prepare (self,
+             "UPDATE runs SET status = 'interrupted', error = ?5,"
+             " finished_at = coalesce ((SELECT max (wall_time) FROM metrics"
+             "                          WHERE run_id = ?1), ?6) "
+             "WHERE id = ?1 AND status IN ('queued', 'running') AND owner_pid = ?2"
+             " AND owner_host IS ?3 AND owner_start IS ?4",
+             error, "iisssd", r->id, r->pid, r->host, r->start, message, now_seconds ());
+  if (!stmt || step_done (self, stmt, error) != SQLITE_DONE)
+    goto failed;
+  *changed = sqlite3_changes (self->db) > 0;
+  if (*changed && !pl_run_store_add_event (self, r->id, "interrupted", payload->str, error))
+    goto failed;
+  if (!exec_sql (self->path, self->db, "COMMIT", error))
+    goto failed;
+  return TRUE;
+
+failed:
+  rollback (self->path, self->db);
+  *changed = FALSE;
+  return FALSE;
+}
+
+gint64
+pl_run_store_reconcile (PlRunStore *self, GError **error)
+{
+  g_return_val_if_fail (PL_IS_RUN_STORE (self), -1);
+  g_return_val_if_fail (error == NULL || *error == NULL, -1);
+
+  if (!check_open (self, error))
+    return -1;
+  g_autoptr (GArray) gone = g_array_new (FALSE, TRUE, sizeof (LiveRun));
+  g_array_set_clear_func (gone, live_run_clear);
+  {
+    g_autoptr (sqlite3_stmt) stmt =
+      prepare (self,
+               "SELECT id, status, owner_host, owner_pid, owner_start FROM runs "
+               "WHERE status IN ('queued', 'running') AND owner_pid IS NOT NULL",
+               error, "");
+    if (!stmt)
+      goto failed;
+    int rc;
+    while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+      {
+        LiveRun r = { sqlite3_column_int64 (stmt, 0), column_strdup0 (stmt, 1),
+                      column_strdup (stmt, 2), sqlite3_column_int64 (stmt, 3),
+                      column_strdup (stmt, 4) };
+        if (owner_is_gone (self, r.host, r.pid, r.start))
+          g_array_append_val (gone, r);
+        else
+          live_run_clear (&r);
+      }
+    if (rc != SQLITE_DONE)
+      {
+        db_error (self->path, self->db, rc, error);
+        goto failed;
+      }
+  }
+  gint64 n = 0;
+  for (guint i = 0; i < gone->len; i++)
+    {
+      gboolean changed;
+      LiveRun *r = &g_array_index (gone, LiveRun, i);
+      if (!mark_interrupted (self, r, &changed, error))
+        goto failed;
+      if (!changed)
+        continue;
+      n++;
+      /* the summary columns the list shows; a failure here loses nothing */
+      g_autoptr (GError) summary_error = NULL;
+      if (!pl_run_store_update_summary (self, r->id, &summary_error))
+        g_debug ("%s", summary_error->message);
+    }
+  return n;
+
+failed:
+  g_prefix_error (error, "Could not look for interrupted runs: ");
+  return -1;
+}
+
 static gboolean
 open_failed (PlRunStore *self, int rc, GError **error)
 {
@@ -673,10 +940,33 @@ newer_schema (PlRunStore *self, gint64 version, GError **error)
   return FALSE;
 }
 
+/* SQLITE_DONE when PRAGMA foreign_key_check finds nothing; else SQLITE_CONSTRAINT
+ * with error naming the first row that refers to nothing, or SQLite's error. */
+static int
+check_foreign_keys (PlRunStore *self, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt = prepare (self, "PRAGMA foreign_key_check", error, "");
+  if (!stmt)
+    return SQLITE_ERROR;
+  int rc = sqlite3_step (stmt);
+  if (rc == SQLITE_ROW)
+    {
+      g_set_error (error, PL_ERROR, PL_ERROR_STORE,
+                   "row %" G_GINT64_FORMAT " of table '%s' refers to a missing row of '%s' "
+                   "(run store '%s')", (gint64) sqlite3_column_int64 (stmt, 1),
+                   (const char *) sqlite3_column_text (stmt, 0),
+                   (const char *) sqlite3_column_text (stmt, 2), self->path);
+      return SQLITE_CONSTRAINT;
+    }
+  if (rc != SQLITE_DONE)
+    db_error (self->path, self->db, rc, error);
+  return rc;
+}
+
 /* Applies migrations[version..] one transaction each. Another process may migrate
  * at the same time: the version is read again inside each transaction. */
 static gboolean
-migrate (PlRunStore *self, GError **error)
+migrate_steps (PlRunStore *self, GError **error)
 {
   for (;;)
     {
@@ -703,6 +993,7 @@ migrate (PlRunStore *self, GError **error)
           return TRUE;
         }
       if (!exec_sql (self->path, self->db, migrations[version], &local)
+          || check_foreign_keys (self, &local) != SQLITE_DONE
           || !exec_sql (self->path, self->db, "COMMIT", &local))
         goto failed;
       continue;
@@ -715,6 +1006,21 @@ migrate (PlRunStore *self, GError **error)
                    local->message);
       return FALSE;
     }
+}
+
+/* Migrates with foreign keys off: a step that rebuilds a table drops the old one,
+ * which with foreign keys on would delete (ON DELETE CASCADE) every row that
+ * refers to it. The pragma is a no-op inside a transaction, hence out here; each
+ * step checks the foreign keys itself before it commits. */
+static gboolean
+migrate (PlRunStore *self, GError **error)
+{
+  if (!exec_sql (self->path, self->db, "PRAGMA foreign_keys = OFF", error))
+    return FALSE;
+  gboolean ok = migrate_steps (self, error);
+  if (!exec_sql (self->path, self->db, "PRAGMA foreign_keys = ON", ok ? error : NULL))
+    ok = FALSE;
+  return ok;
 }
 
 /* Checks that the file is a Paramlab store (or empty), sets the connection's
@@ -751,10 +1057,22 @@ setup_main_connection (PlRunStore *self, GError **error)
       return FALSE;
     }
 
+  /* Switching a new file to WAL upgrades a read lock to an exclusive one. SQLite
+   * does not call the busy handler for that upgrade (it could deadlock) and
+   * returns SQLITE_BUSY at once while another process holds a lock, as when
+   * several start on a new store together; so wait here, up to the busy timeout. */
   g_autoptr (sqlite3_stmt) stmt = NULL;
-  rc = sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
-  if (rc == SQLITE_OK)
-    rc = sqlite3_step (stmt);
+  gint64 deadline = g_get_monotonic_time () + PL_BUSY_TIMEOUT_MS * G_TIME_SPAN_MILLISECOND;
+  for (;;)
+    {
+      rc = sqlite3_prepare_v2 (self->db, "PRAGMA journal_mode = WAL", -1, &stmt, NULL);
+      if (rc == SQLITE_OK)
+        rc = sqlite3_step (stmt);
+      if ((rc & 0xff) != SQLITE_BUSY || g_get_monotonic_time () >= deadline)
+        break;
+      g_clear_pointer (&stmt, stmt_finalize);
+      g_usleep (10 * G_TIME_SPAN_MILLISECOND);
+    }
   if (rc != SQLITE_ROW)
     return open_failed (self, rc, error);
   const char *mode = (const char *) sqlite3_column_text (stmt, 0);
@@ -816,8 +1134,13 @@ pl_run_store_open (const char *path, GError **error)
   g_autoptr (PlRunStore) self = g_object_new (PL_TYPE_RUN_STORE, NULL);
   self->path = g_strdup (path);
   self->db = db;
+  owner_init (self);
   if (!setup_main_connection (self, error))
     return NULL;
+  /* a store that cannot say which runs were interrupted is still readable */
+  g_autoptr (GError) reconcile_error = NULL;
+  if (pl_run_store_reconcile (self, &reconcile_error) < 0)
+    g_debug ("%s", reconcile_error->message);
   return g_steal_pointer (&self);
 }
 
@@ -1326,6 +1649,18 @@ pl_run_store_flush (PlRunStore *self, GError **error)
 }
 
 gboolean
+pl_run_store_check_writer (PlRunStore *self, GError **error)
+{
+  g_return_val_if_fail (PL_IS_RUN_STORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  g_mutex_lock (&self->lock);
+  gboolean failed = self->writer_error != NULL;
+  g_mutex_unlock (&self->lock);
+  return !failed || collect_writer_error (self, error);
+}
+
+gboolean
 pl_run_store_close (PlRunStore *self, GError **error)
 {
   g_return_val_if_fail (PL_IS_RUN_STORE (self), FALSE);
@@ -1371,11 +1706,13 @@ pl_run_store_create_run (PlRunStore *self, const char *name, guint64 seed,
     return 0;
   g_autoptr (sqlite3_stmt) stmt =
     prepare (self,
-             "INSERT INTO runs (name, created_at, seed, experiment, dataset, architecture) "
-             "VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-             error, "sdisss", name ? name : "", now_seconds (), (gint64) seed,
-             experiment ? experiment : "", dataset ? dataset : "",
-             architecture ? architecture : "");
+             "INSERT INTO runs (name, created_at, seed, experiment, dataset, architecture,"
+             " owner_host, owner_pid, owner_start) "
+             "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+             error, "sdissssis", name ? name : "", now_seconds (),
+             (gint64) seed, experiment ? experiment : "", dataset ? dataset : "",
+             architecture ? architecture : "", self->owner_host, self->owner_pid,
+             self->owner_start);
   if (!stmt || step_done (self, stmt, error) != SQLITE_DONE)
     {
       g_prefix_error (error, "Could not record run '%s': ", name ? name : "");
@@ -1398,20 +1735,42 @@ pl_run_store_set_status (PlRunStore *self, gint64 run_id, const char *status,
     {
       g_set_error (error, PL_ERROR, PL_ERROR_FAILED,
                    "Unknown status '%s' for run %" G_GINT64_FORMAT
-                   ": expected queued, running, finished, failed or stopped", status, run_id);
+                   ": expected queued, running, finished, failed, stopped, interrupted or "
+                   "diverged", status, run_id);
       return FALSE;
     }
+  /* the process that sets a run running owns it from then on (a resumed run too) */
   g_autoptr (sqlite3_stmt) stmt =
     prepare (self,
              "UPDATE runs SET status = ?2, error = ?3,"
              " started_at = CASE WHEN ?2 = 'running' THEN coalesce (started_at, ?4)"
              "              ELSE started_at END,"
-             " finished_at = CASE WHEN ?2 IN ('finished', 'failed', 'stopped') THEN ?4"
-             "               ELSE finished_at END "
+             " finished_at = CASE WHEN ?2 IN ('finished', 'failed', 'stopped', 'interrupted',"
+             "                                'diverged') THEN ?4"
+             "               ELSE finished_at END,"
+             " owner_host = CASE WHEN ?2 = 'running' THEN ?5 ELSE owner_host END,"
+             " owner_pid = CASE WHEN ?2 = 'running' THEN ?6 ELSE owner_pid END,"
+             " owner_start = CASE WHEN ?2 = 'running' THEN ?7 ELSE owner_start END "
              "WHERE id = ?1",
-             error, "issd", run_id, status, message, now_seconds ());
-  if (!stmt || step_done (self, stmt, error) != SQLITE_DONE)
+             error, "issdsis", run_id, status, message, now_seconds (), self->owner_host,
+             self->owner_pid, self->owner_start);
+  g_autoptr (GError) local = NULL;
+  int rc = stmt ? step_done (self, stmt, &local) : SQLITE_ERROR;
+  /* Out of space (a full disk, a file size limit): the write-ahead log may be what
+   * filled it. A checkpoint that empties it can make room for this one small
+   * transaction, so that a run that failed for lack of space still says so. */
+  if (stmt && ((rc & 0xff) == SQLITE_FULL || (rc & 0xff) == SQLITE_IOERR)
+      && sqlite3_wal_checkpoint_v2 (self->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL)
+         == SQLITE_OK)
     {
+      (void) sqlite3_reset (stmt); /* repeats the error handled here */
+      g_clear_error (&local);
+      rc = step_done (self, stmt, &local);
+    }
+  if (!stmt || rc != SQLITE_DONE)
+    {
+      if (local)
+        g_propagate_error (error, g_steal_pointer (&local));
       g_prefix_error (error, "Could not set the status of run %" G_GINT64_FORMAT " to %s: ",
                       run_id, status);
       return FALSE;
@@ -1602,6 +1961,10 @@ pl_run_store_list_runs (PlRunStore *self, const char *filter, gboolean include_d
 
   if (!check_open (self, error))
     return NULL;
+  /* runs whose process died show as interrupted; a failure hides nothing */
+  g_autoptr (GError) reconcile_error = NULL;
+  if (pl_run_store_reconcile (self, &reconcile_error) < 0)
+    g_debug ("%s", reconcile_error->message);
 
   /* a LIKE pattern matching filter as a substring: %, _ and \ escaped */
   g_autofree char *pattern = NULL;
@@ -2199,5 +2562,45 @@ pl_run_store_update_summary (PlRunStore *self, gint64 run_id, GError **error)
 failed:
   rollback (self->path, self->db);
   g_prefix_error (error, "Could not write the summary of run %" G_GINT64_FORMAT ": ", run_id);
+  return FALSE;
+}
+
+/* ---- resume (issue 6) ---------------------------------------------------------- */
+
+gboolean
+pl_run_store_rewind_run (PlRunStore *self, gint64 run_id, gint64 step, GError **error)
+{
+  g_return_val_if_fail (PL_IS_RUN_STORE (self), FALSE);
+  g_return_val_if_fail (error == NULL || *error == NULL, FALSE);
+
+  if (!check_open (self, error))
+    return FALSE;
+  /* points still queued for the writer must land before they are deleted */
+  drain (self);
+  if (!collect_writer_error (self, error))
+    return FALSE;
+  g_autoptr (sqlite3_stmt) metrics = NULL;
+  g_autoptr (sqlite3_stmt) checkpoints = NULL;
+  if (!require_run (self, run_id, error)
+      || !exec_sql (self->path, self->db, "BEGIN IMMEDIATE", error))
+    goto failed;
+  metrics = prepare (self, "DELETE FROM metrics WHERE run_id = ?1 AND step >= ?2", error,
+                     "ii", run_id, step);
+  if (!metrics || step_done (self, metrics, error) != SQLITE_DONE)
+    goto failed;
+  checkpoints = prepare (self,
+                         "DELETE FROM checkpoints WHERE run_id = ?1"
+                         " AND (step >= ?2 OR kind IN ('last', 'best'))",
+                         error, "ii", run_id, step);
+  if (!checkpoints || step_done (self, checkpoints, error) != SQLITE_DONE)
+    goto failed;
+  if (!exec_sql (self->path, self->db, "COMMIT", error))
+    goto failed;
+  return TRUE;
+
+failed:
+  rollback (self->path, self->db);
+  g_prefix_error (error, "Could not rewind run %" G_GINT64_FORMAT " to step %" G_GINT64_FORMAT
+                  ": ", run_id, step);
   return FALSE;
 }

@@ -26,7 +26,7 @@ G_BEGIN_DECLS
 
 /* The schema version this code writes (PRAGMA user_version). A database with a
  * larger version is refused; a smaller one is migrated on open. */
-#define PL_RUN_STORE_SCHEMA_VERSION 1
+#define PL_RUN_STORE_SCHEMA_VERSION 2
 
 /* ---- records read from the store ---------------------------------------------- */
 
@@ -37,7 +37,8 @@ G_BEGIN_DECLS
 typedef struct {
   gint64 id;
   char *name;
-  char *status;            /* "queued", "running", "finished", "failed", "stopped" */
+  char *status;            /* "queued", "running", "finished", "failed", "stopped",
+                            * "interrupted" (its process died), "diverged" (NaN/Inf) */
   double created_at;
   double started_at;       /* first time it was set "running" */
   double finished_at;      /* last time it was set finished/failed/stopped */
@@ -155,6 +156,9 @@ char       *pl_run_store_default_path (void);
  * and migrates its schema to PL_RUN_STORE_SCHEMA_VERSION. A directory, a file that
  * is not a SQLite database or not a Paramlab one, an unreadable file or a schema
  * newer than this code gives NULL and a PL_ERROR_STORE error naming the path.
+ * Then marks the runs whose process died 'interrupted' (pl_run_store_reconcile();
+ * a failure there is not an error of open). Waits up to 5 s for other processes
+ * that hold the database's lock, also while it converts a new file to WAL.
  * (transfer full) */
 PlRunStore *pl_run_store_open     (const char *path, GError **error);
 
@@ -167,6 +171,14 @@ gboolean    pl_run_store_close    (PlRunStore *self, GError **error);
 /* (transfer none) */
 const char *pl_run_store_get_path (PlRunStore *self);
 
+/* Sets the runs still 'queued' or 'running' whose owner (the process that created
+ * the run or last set it running, recorded with it) no longer exists to
+ * 'interrupted', with an error saying which process ended, an 'interrupted'
+ * event and their summary. Owners on other hosts are left alone. Called by
+ * pl_run_store_open() and pl_run_store_list_runs(), so callers rarely need it.
+ * Returns how many runs it marked, or -1 with error. */
+gint64      pl_run_store_reconcile (PlRunStore *self, GError **error);
+
 /* ---- runs ---------------------------------------------------------------------- */
 
 /* Records a new run, status "queued", created now. dataset and architecture may be
@@ -175,8 +187,9 @@ gint64      pl_run_store_create_run   (PlRunStore *self, const char *name, guint
                                        const char *experiment, const char *dataset,
                                        const char *architecture, GError **error);
 
-/* Sets the status: "running" stamps started_at (the first time only), "finished",
- * "failed" and "stopped" stamp finished_at. message is stored as the run's error
+/* Sets the status: "running" stamps started_at (the first time only) and makes
+ * this process the run's owner; "finished", "failed", "stopped", "interrupted"
+ * and "diverged" stamp finished_at. message is stored as the run's error
  * (NULL clears it). An unknown status is a PL_ERROR_FAILED error, an unknown run
  * PL_ERROR_NOT_FOUND. */
 gboolean    pl_run_store_set_status   (PlRunStore *self, gint64 run_id, const char *status,
@@ -264,6 +277,12 @@ gboolean    pl_run_store_log_metric   (PlRunStore *self, gint64 run_id, const ch
  * synchronous=NORMAL the last transactions may be lost on power failure. */
 gboolean    pl_run_store_flush        (PlRunStore *self, GError **error);
 
+/* Like pl_run_store_flush() without the wait: FALSE with the writer's first error
+ * if it has failed since the last flush (the error is then cleared), TRUE
+ * otherwise. One mutex, no disk: a training loop may call it every step to stop
+ * as soon as the store cannot keep its metrics (a full disk, a file too large). */
+gboolean    pl_run_store_check_writer (PlRunStore *self, GError **error);
+
 /* Metric keys the run has points for, sorted. (transfer full) */
 char      **pl_run_store_get_metric_keys (PlRunStore *self, gint64 run_id, GError **error);
 
@@ -289,5 +308,12 @@ GPtrArray  *pl_run_store_get_summary  (PlRunStore *self, gint64 run_id, GError *
  * val/acc and val/loss, final sparsity/total) that list_runs returns. Call when a
  * run ends; calling it again recomputes. */
 gboolean    pl_run_store_update_summary (PlRunStore *self, gint64 run_id, GError **error);
+
+/* For a run that resumes from a training-state checkpoint of step @step: deletes
+ * its metric points at steps >= @step (the resumed run logs them again) and its
+ * checkpoint records at steps >= @step or of kind last or best (the resumed run
+ * writes those files again when it ends). One transaction. */
+gboolean    pl_run_store_rewind_run   (PlRunStore *self, gint64 run_id, gint64 step,
+                                       GError **error);
 
 G_END_DECLS

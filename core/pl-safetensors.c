@@ -9,6 +9,7 @@
 #include <glib/gstdio.h>
 
 #include "pl-error.h"
+#include "pl-file-util.h"
 #include "pl-json.h"
 
 /* Tensor bytes are exchanged as they lie in memory; the format is little-endian. */
@@ -783,51 +784,37 @@ writer_header (PlSafetensorsWriter *w, GError **error)
   return h;
 }
 
+typedef struct {
+  PlSafetensorsWriter *w;
+  const GString *header;
+} WriteJob;
+
+/* PlFileWriteFunc: the length, the header and the tensor data. */
 static gboolean
-write_all (int fd, const void *buf, gsize n)
+write_contents (int fd, const char *path, gpointer user_data, GError **error)
 {
-  const guint8 *p = buf;
-  while (n > 0)
+  WriteJob *job = user_data;
+  guint8 len[8];
+  guint64 n = job->header->len;
+  for (int i = 0; i < 8; i++)
+    len[i] = (n >> (8 * i)) & 0xff;
+  if (!pl_file_write_all (fd, len, sizeof len, path, error)
+      || !pl_file_write_all (fd, job->header->str, job->header->len, path, error))
+    return FALSE;
+  for (guint i = 0; i < job->w->tensors->len; i++)
     {
-      ssize_t done = write (fd, p, MIN (n, (gsize) 1 << 30));
-      if (done < 0 && errno == EINTR)
-        continue;
-      if (done <= 0)
-        {
-          if (done == 0)
-            errno = ENOSPC;
-          return FALSE;
-        }
-      p += done;
-      n -= done;
+      WriterTensor *t = job->w->tensors->pdata[i];
+      gsize size;
+      const void *data = g_bytes_get_data (t->data, &size);
+      if (!pl_file_write_all (fd, data, size, path, error))
+        return FALSE;
     }
   return TRUE;
 }
 
-/* Writes header and tensor data to fd, then flushes them to disk. errno is set
- * on failure. */
-static gboolean
-write_contents (PlSafetensorsWriter *w, int fd, const GString *header)
-{
-  guint8 len[8];
-  guint64 n = header->len;
-  for (int i = 0; i < 8; i++)
-    len[i] = (n >> (8 * i)) & 0xff;
-  if (!write_all (fd, len, sizeof len) || !write_all (fd, header->str, header->len))
-    return FALSE;
-  for (guint i = 0; i < w->tensors->len; i++)
-    {
-      WriterTensor *t = w->tensors->pdata[i];
-      gsize size;
-      const void *data = g_bytes_get_data (t->data, &size);
-      if (!write_all (fd, data, size))
-        return FALSE;
-    }
-  return fsync (fd) == 0;
-}
-
 gboolean
-pl_safetensors_writer_write (PlSafetensorsWriter *w, const char *path, GError **error)
+pl_safetensors_writer_write_full (PlSafetensorsWriter *w, const char *path,
+                                  PlFileWriteFlags flags, GError **error)
 {
   g_return_val_if_fail (w != NULL, FALSE);
   g_return_val_if_fail (path != NULL, FALSE);
@@ -839,54 +826,12 @@ pl_safetensors_writer_write (PlSafetensorsWriter *w, const char *path, GError **
       g_prefix_error (error, "%s: ", path);
       return FALSE;
     }
+  WriteJob job = { w, header };
+  return pl_file_write_atomic (path, flags, write_contents, &job, error);
+}
 
-  g_autofree char *dir = g_path_get_dirname (path);
-  g_autofree char *base = g_path_get_basename (path);
-  g_autofree char *tmp_base = g_strdup_printf (".%s.XXXXXX", base);
-  g_autofree char *tmp = g_build_filename (dir, tmp_base, NULL);
-  int fd = g_mkstemp_full (tmp, O_RDWR | O_CLOEXEC, 0666);
-  if (fd < 0)
-    {
-      int e = errno;
-      g_set_error (error, PL_ERROR, PL_ERROR_IO, "%s: cannot create a temporary file "
-                   "in %s: %s", path, dir, g_strerror (e));
-      return FALSE;
-    }
-
-  gboolean ok = write_contents (w, fd, header);
-  int e = errno;
-  if (close (fd) != 0 && ok)
-    {
-      ok = FALSE;
-      e = errno;
-    }
-  if (!ok)
-    {
-      g_unlink (tmp);
-      g_set_error (error, PL_ERROR, PL_ERROR_IO, "%s: cannot write (temporary file %s): "
-                   "%s", path, tmp, g_strerror (e));
-      return FALSE;
-    }
-  if (g_rename (tmp, path) != 0)
-    {
-      e = errno;
-      g_unlink (tmp);
-      g_set_error (error, PL_ERROR, PL_ERROR_IO, "%s: cannot replace with %s: %s", path,
-                   tmp, g_strerror (e));
-      return FALSE;
-    }
-
-  /* make the rename itself durable; some file systems cannot sync directories */
-  int dfd = open (dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (dfd < 0 || (fsync (dfd) != 0 && errno != EINVAL && errno != ENOTSUP))
-    {
-      e = errno;
-      if (dfd >= 0)
-        close (dfd);
-      g_set_error (error, PL_ERROR, PL_ERROR_IO, "%s: written, but its directory %s "
-                   "could not be synced: %s", path, dir, g_strerror (e));
-      return FALSE;
-    }
-  close (dfd);
-  return TRUE;
+gboolean
+pl_safetensors_writer_write (PlSafetensorsWriter *w, const char *path, GError **error)
+{
+  return pl_safetensors_writer_write_full (w, path, PL_FILE_WRITE_REPLACE, error);
 }

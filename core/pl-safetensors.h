@@ -16,6 +16,7 @@
 #pragma once
 
 #include <glib.h>
+#include "pl-file-util.h"
 
 G_BEGIN_DECLS
 
@@ -122,5 +123,10 @@ void     pl_safetensors_writer_set_metadata (PlSafetensorsWriter *w, const char 
  * data buffer is 8-byte aligned in the file. The writer may be written again. */
 gboolean pl_safetensors_writer_write (PlSafetensorsWriter *w, const char *path,
                                       GError **error);
+
+/* The same, through pl_file_write_atomic() (one place for atomic writes):
+ * PL_FILE_WRITE_NO_REPLACE refuses an existing path (exports without --force). */
+gboolean pl_safetensors_writer_write_full (PlSafetensorsWriter *w, const char *path,
+                                           PlFileWriteFlags flags, GError **error);
 
 G_END_DECLS

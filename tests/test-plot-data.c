@@ -633,6 +633,26 @@ test_view (void)
   pl_plot_data_reset_view (data);
   g_assert_false (pl_plot_data_is_zoomed (data));
 
+  /* limits: a flat fraction at 0 shows 0..1, not -1..1; padding stops at 1 */
+  {
+    g_autoptr (PlPlotData) frac = pl_plot_data_new ("sparsity");
+    guint f = pl_plot_data_add_series (frac, "total", NULL);
+    pl_plot_data_set_y_limits (frac, 0, 1);
+    for (int i = 0; i < 10; i++)
+      pl_plot_data_append (frac, f, i, 0.0);
+    g_assert_true (pl_plot_data_get_view (frac, NULL, NULL, &y0, &y1));
+    g_assert_cmpfloat (y0, ==, 0);
+    g_assert_cmpfloat (y1, ==, 1);
+    pl_plot_data_append (frac, f, 10, 1.0);
+    pl_plot_data_append (frac, f, 11, 0.5);
+    g_assert_true (pl_plot_data_get_view (frac, NULL, NULL, &y0, &y1));
+    g_assert_cmpfloat (y0, ==, 0);
+    g_assert_cmpfloat (y1, ==, 1);
+    pl_plot_data_set_y_limits (frac, 1, 1);  /* removed */
+    g_assert_true (pl_plot_data_get_view (frac, NULL, NULL, &y0, &y1));
+    pl_assert_close (y0, -0.05, 1e-12, 0);
+  }
+
   /* log y: non-positive values do not count; padding is in decades */
   pl_plot_data_set_log_y (data, TRUE);
   g_assert_true (pl_plot_data_get_view (data, NULL, NULL, &y0, &y1));

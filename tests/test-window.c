@@ -304,6 +304,9 @@ test_run_default (void)
                     >=, 60);
   g_assert_cmpuint (pl_plot_get_n_points (pl_run_view_get_plot (view, PL_RUN_VIEW_PLOT_LR), 0),
                     >=, 1350);
+  /* all four plots move, the dense default run's sparsity (a point per epoch) too */
+  g_assert_cmpuint (pl_plot_get_n_points (pl_run_view_get_plot (view, PL_RUN_VIEW_PLOT_SPARSITY), 0),
+                    >=, 30);
 
   /* a finished run in the sidebar, with its accuracy from the store */
   PlRunItem *item = sidebar_item (first_run_id);

@@ -1,6 +1,7 @@
 /* paramlab-cli: the headless front end.
  *
  *   paramlab-cli run EXPERIMENT.ini [--db PATH] [--set k=v]... [--threads N] [--events]
+ *   paramlab-cli resume RUN [--db PATH] [--threads N] [--events]
  *   paramlab-cli list | show RUN | metrics RUN [KEY...] | compare RUN RUN...
  *   paramlab-cli export RUN --out FILE.safetensors [--step N | --best]
  *   paramlab-cli datasets
@@ -11,6 +12,7 @@
 #include <cblas.h>
 #include <glib-unix.h>
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -25,13 +27,17 @@ static const char *usage_text =
   "Usage:\n"
   "  paramlab-cli run EXPERIMENT.ini [--db PATH] [--set SECTION.KEY=VALUE]... "
   "[--threads N] [--events]\n"
+  "  paramlab-cli resume RUN [--db PATH] [--threads N] [--events]\n"
   "  paramlab-cli list [--db PATH] [--format table|csv|json] [FILTER]\n"
   "  paramlab-cli show RUN [--db PATH] [--format table|json]\n"
   "  paramlab-cli metrics RUN [KEY...] [--db PATH] [--format table|csv|json]\n"
   "  paramlab-cli compare RUN RUN... [--db PATH] [--format table|csv|json]\n"
-  "  paramlab-cli export RUN --out FILE.safetensors [--step N | --best] [--format fp32|int8] "
+  "  paramlab-cli export RUN --out FILE.safetensors [--step N | --best] [--format fp32|int8|sparse] "
+  "[--force] "
   "[--db PATH]\n"
   "  paramlab-cli evaluate FILE.safetensors [--db PATH]\n"
+  "  paramlab-cli infer FILE.safetensors [--data val|train | --input FILE] [--batch N] "
+  "[--repeat K] [--kernel c|avx2|vnni] [--predictions]\n"
   "  paramlab-cli datasets\n"
   "  paramlab-cli plugins [--format table|json]\n"
   "  paramlab-cli new-plugin --slot SLOT --name NAME DIR\n"
@@ -215,6 +221,58 @@ on_stdin (GIOChannel *ch, GIOCondition cond, gpointer data)
   return G_SOURCE_CONTINUE;
 }
 
+/* Trains @run on a thread while the main loop takes signals (stop) and, with
+ * @events, pause/resume/stop lines on stdin; prints the outcome. Returns the exit
+ * code. */
+static int
+run_to_end (PlRun *run, gboolean events)
+{
+  RunContext ctx = { 0 };
+  ctx.run = run;
+  ctx.events = events;
+  ctx.tty = isatty (events ? STDERR_FILENO : STDOUT_FILENO);
+  ctx.t0 = g_get_monotonic_time ();
+  ctx.loop = g_main_loop_new (NULL, FALSE);
+  pl_run_set_event_func (run, on_event, &ctx);
+
+  guint sig_int = g_unix_signal_add (SIGINT, on_signal, &ctx);
+  guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &ctx);
+  guint stdin_watch = 0;
+  GIOChannel *in = NULL;
+  if (events)
+    {
+      in = g_io_channel_unix_new (STDIN_FILENO);
+      stdin_watch = g_io_add_watch (in, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, &ctx);
+    }
+  GThread *thread = g_thread_new ("training", train_thread, &ctx);
+  g_main_loop_run (ctx.loop);
+  g_thread_join (thread);
+  g_source_remove (sig_int);
+  g_source_remove (sig_term);
+  if (stdin_watch)
+    g_source_remove (stdin_watch);
+  if (in)
+    g_io_channel_unref (in);
+  g_main_loop_unref (ctx.loop);
+
+  if (!ctx.ok)
+    {
+      if (ctx.tty)
+        fputc ('\n', events ? stderr : stdout);
+      fprintf (stderr, "paramlab-cli: run %" G_GINT64_FORMAT " failed: %s\n",
+               pl_run_get_id (run), ctx.error->message);
+      g_error_free (ctx.error);
+      return EXIT_RUN_FAILED;
+    }
+  if (ctx.tty)
+    draw_progress (&ctx, TRUE);
+  FILE *out = events ? stderr : stdout;
+  fprintf (out, "run %" G_GINT64_FORMAT " %s: val/acc %.4f (best %.4f), train/loss %.4f\n",
+           pl_run_get_id (run), pl_run_get_status (run), pl_run_get_metric (run, "val/acc"),
+           pl_run_get_best_val_acc (run), pl_run_get_metric (run, "train/loss"));
+  return 0;
+}
+
 static int
 cmd_run (int argc, char **argv)
 {
@@ -265,50 +323,89 @@ cmd_run (int argc, char **argv)
       return pl_cli_error (code, error);
     }
 
-  RunContext ctx = { 0 };
-  ctx.run = run;
-  ctx.events = events;
-  ctx.tty = isatty (events ? STDERR_FILENO : STDOUT_FILENO);
-  ctx.t0 = g_get_monotonic_time ();
-  ctx.loop = g_main_loop_new (NULL, FALSE);
-  pl_run_set_event_func (run, on_event, &ctx);
+  return run_to_end (run, events);
+}
 
-  guint sig_int = g_unix_signal_add (SIGINT, on_signal, &ctx);
-  guint sig_term = g_unix_signal_add (SIGTERM, on_signal, &ctx);
-  guint stdin_watch = 0;
-  GIOChannel *in = NULL;
-  if (events)
-    {
-      in = g_io_channel_unix_new (STDIN_FILENO);
-      stdin_watch = g_io_add_watch (in, G_IO_IN | G_IO_HUP | G_IO_ERR, on_stdin, &ctx);
-    }
-  GThread *thread = g_thread_new ("training", train_thread, &ctx);
-  g_main_loop_run (ctx.loop);
-  g_thread_join (thread);
-  g_source_remove (sig_int);
-  g_source_remove (sig_term);
-  if (stdin_watch)
-    g_source_remove (stdin_watch);
-  if (in)
-    g_io_channel_unref (in);
-  g_main_loop_unref (ctx.loop);
+/* ---- resume ---------------------------------------------------------------- */
 
-  if (!ctx.ok)
+/* paramlab-cli resume RUN: continues a stopped, interrupted or failed run from
+ * its training-state checkpoint, in the same run id (docs/reliability.md). */
+static int
+cmd_resume (int argc, char **argv)
+{
+  g_autofree char *db = NULL;
+  int threads = 0;
+  gboolean events = FALSE;
+  GOptionEntry entries[] = {
+    { "db", 0, 0, G_OPTION_ARG_FILENAME, &db, "Run store database", "PATH" },
+    { "threads", 0, 0, G_OPTION_ARG_INT, &threads, "OpenBLAS threads", "N" },
+    { "events", 0, 0, G_OPTION_ARG_NONE, &events, "JSON-lines events on stdout", NULL },
+    { NULL }
+  };
+  g_autoptr (GOptionContext) oc = g_option_context_new ("RUN");
+  g_option_context_add_main_entries (oc, entries, NULL);
+  g_autoptr (GError) error = NULL;
+  if (!g_option_context_parse (oc, &argc, &argv, &error))
+    return pl_cli_usage_error ("resume: %s", error->message);
+  gint64 id;
+  if (argc != 2)
+    return pl_cli_usage_error ("resume: expected one run id, got %d", argc - 1);
+  if (!pl_cli_parse_run_id (argv[1], &id))
+    return pl_cli_usage_error ("resume: \"%s\" is not a run id (a positive integer)", argv[1]);
+  if (threads < 0 || threads > 256)
+    return pl_cli_usage_error ("resume: --threads must be between 1 and 256, got %d",
+                               threads);
+
+  g_autoptr (PlRunStore) store = pl_cli_open_store (db, &error);
+  if (!store)
+    return pl_cli_error (EXIT_USAGE, error);
+  g_autoptr (PlRunInfo) info = pl_run_store_get_run (store, id, &error);
+  if (!info)
+    return pl_cli_error (EXIT_USAGE, error);
+  const char *st = info->status;
+  if (!g_str_equal (st, "stopped") && !g_str_equal (st, "interrupted")
+      && !g_str_equal (st, "failed"))
     {
-      if (ctx.tty)
-        fputc ('\n', events ? stderr : stdout);
-      fprintf (stderr, "paramlab-cli: run %" G_GINT64_FORMAT " failed: %s\n",
-               pl_run_get_id (run), ctx.error->message);
-      g_error_free (ctx.error);
-      return EXIT_RUN_FAILED;
+      fprintf (stderr, "paramlab-cli: resume: run %" G_GINT64_FORMAT " is %s; only a stopped, "
+               "interrupted or failed run can be resumed%s\n", id, st,
+               g_str_equal (st, "finished") ? " (it already trained to the end)"
+               : g_str_equal (st, "running") ? " (it is still training, or its process died "
+                                               "and was not yet marked interrupted)"
+               : "");
+      return EXIT_USAGE;
     }
-  if (ctx.tty)
-    draw_progress (&ctx, TRUE);
+  if (info->deleted)
+    {
+      fprintf (stderr, "paramlab-cli: resume: run %" G_GINT64_FORMAT " is deleted; undelete "
+               "it first\n", id);
+      return EXIT_USAGE;
+    }
+  g_autofree char *exp_name = g_strdup_printf ("run %" G_GINT64_FORMAT " (stored experiment)",
+                                               id);
+  g_autoptr (PlExperiment) exp = pl_experiment_load_data (info->experiment, -1, exp_name,
+                                                          &error);
+  if (!exp)
+    {
+      g_prefix_error (&error, "resume: the experiment stored with run %" G_GINT64_FORMAT ": ",
+                      id);
+      return pl_cli_error (EXIT_USAGE, error);
+    }
+  if (threads > 0)
+    openblas_set_num_threads (threads);
+  g_autoptr (PlPluginEngine) plugins = pl_plugin_engine_new ();
+  g_autoptr (PlPluginSelection) sel = pl_plugin_selection_new (plugins, exp, &error);
+  if (!sel)
+    return pl_cli_error (EXIT_USAGE, error);
+  g_autoptr (PlRun) run = pl_run_new_resumed (exp, store, sel, id, NULL, &error);
+  if (!run)
+    {
+      g_prefix_error (&error, "resume: run %" G_GINT64_FORMAT ": ", id);
+      return pl_cli_error (EXIT_USAGE, error);
+    }
   FILE *out = events ? stderr : stdout;
-  fprintf (out, "run %" G_GINT64_FORMAT " %s: val/acc %.4f (best %.4f), train/loss %.4f\n",
-           pl_run_get_id (run), pl_run_get_status (run), pl_run_get_metric (run, "val/acc"),
-           pl_run_get_best_val_acc (run), pl_run_get_metric (run, "train/loss"));
-  return 0;
+  fprintf (out, "run %" G_GINT64_FORMAT ": resuming at step %" G_GINT64_FORMAT "/%"
+           G_GINT64_FORMAT "\n", id, pl_run_get_resume_step (run), pl_run_get_total_steps (run));
+  return run_to_end (run, events);
 }
 
 /* ---- datasets -------------------------------------------------------------- */
@@ -339,8 +436,12 @@ main (int argc, char **argv)
   setlocale (LC_ALL, "");
   /* numbers in files and events always use '.' */
   setlocale (LC_NUMERIC, "C");
+  /* past a file size limit (ulimit -f) a write fails with EFBIG, reported with the
+   * file's name like a full disk, instead of SIGXFSZ killing the process */
+  signal (SIGXFSZ, SIG_IGN);
   static const Command commands[] = {
     { "run", cmd_run },
+    { "resume", cmd_resume },
     { "list", pl_cli_cmd_list },
     { "show", pl_cli_cmd_show },
     { "metrics", pl_cli_cmd_metrics },
@@ -350,6 +451,7 @@ main (int argc, char **argv)
     { "plugins", pl_cli_cmd_plugins },
     { "evaluate", pl_cli_cmd_evaluate },
     { "new-plugin", pl_cli_cmd_new_plugin },
+    { "infer", pl_cli_cmd_infer },
   };
   if (argc < 2)
     return pl_cli_usage_error ("no command given");

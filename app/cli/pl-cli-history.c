@@ -756,8 +756,10 @@ pl_cli_cmd_export (int argc, char **argv)
   g_autofree char *out_path = NULL;
   gint64 step = -1;
   gboolean best = FALSE;
+  gboolean force = FALSE;
   GOptionEntry extra[] = {
     { "out", 'o', 0, G_OPTION_ARG_FILENAME, &out_path, "Where to write", "FILE.safetensors" },
+    { "force", 'f', 0, G_OPTION_ARG_NONE, &force, "Replace FILE if it exists", NULL },
     { "step", 0, 0, G_OPTION_ARG_INT64, &step, "The checkpoint at this step", "N" },
     { "best", 0, 0, G_OPTION_ARG_NONE, &best, "The checkpoint with the best val/acc", NULL },
     { NULL }
@@ -783,9 +785,14 @@ pl_cli_cmd_export (int argc, char **argv)
       return code;
     }
   const char *format = o.format ? o.format : "fp32";
+  /* sparse: the fp32 checkpoint with its 2-D weights in CSR form (core/pl-sparse.h) */
+  gboolean sparse = g_str_equal (format, "sparse");
+  if (sparse)
+    format = "fp32";
   if (!g_str_equal (format, "fp32") && !g_str_equal (format, "int8"))
     {
-      code = pl_cli_usage_error ("export: --format must be fp32 or int8, got \"%s\"", format);
+      code = pl_cli_usage_error ("export: --format must be sparse, fp32 or int8, got \"%s\"",
+                                 format);
       return code;
     }
   g_autoptr (PlRunStore) store = open_store_or_fail (&o, &code);
@@ -828,6 +835,16 @@ pl_cli_cmd_export (int argc, char **argv)
       return code;
     }
 
+  /* an existing file is never replaced without --force; checked again, atomically,
+   * when the export is renamed into place (PL_FILE_WRITE_NO_REPLACE) */
+  if (!force && g_file_test (out_path, G_FILE_TEST_EXISTS))
+    {
+      fprintf (stderr, "paramlab-cli: export: %s already exists; use --force to replace "
+               "it\n", out_path);
+      code = 2;
+      return code;
+    }
+
   /* re-read, validate and rewrite atomically, so a corrupt checkpoint is never
    * copied and a half-written export never appears at out_path */
   g_autoptr (PlSafetensors) st = pl_safetensors_load (chosen->path, &error);
@@ -840,6 +857,20 @@ pl_cli_cmd_export (int argc, char **argv)
   for (guint i = 0; i < pl_safetensors_get_n_tensors (st); i++)
     {
       const PlTensorInfo *ti = pl_safetensors_get_tensor_at (st, i);
+      if (sparse && ti->dtype == PL_DTYPE_F32 && ti->ndim == 2
+          && g_str_has_suffix (ti->name, ".weight"))
+        {
+          g_autofree float *dense = g_new (float, MAX (ti->numel, 1));
+          if (!pl_safetensors_read_f32 (ti, dense, ti->numel, &error)
+              || !pl_sparse_writer_add_weight (w, ti->name, dense, (int) ti->shape[0],
+                                               (int) ti->shape[1], PL_SPARSE_INDEX_DELTA_U8,
+                                               &error))
+            {
+              code = pl_cli_error (1, error);
+              return code;
+            }
+          continue;
+        }
       if (!pl_safetensors_writer_add (w, ti->name, ti->dtype, ti->shape, ti->ndim, ti->data,
                                       ti->nbytes, &error))
         {
@@ -851,14 +882,37 @@ pl_cli_cmd_export (int argc, char **argv)
   for (int i = 0; mkeys && mkeys[i]; i++)
     pl_safetensors_writer_set_metadata (w, mkeys[i], pl_safetensors_get_metadata (st, mkeys[i]));
   pl_safetensors_writer_set_metadata (w, "paramlab.exported_from", chosen->path);
-  if (!pl_safetensors_writer_write (w, out_path, &error))
+  if (sparse)
     {
+      pl_safetensors_writer_set_metadata (w, "paramlab.format", "sparse");
+      pl_safetensors_writer_set_metadata (w, "paramlab.sparse.index", "delta-u8");
+    }
+  if (!pl_safetensors_writer_write_full (w, out_path,
+                                         force ? PL_FILE_WRITE_REPLACE : PL_FILE_WRITE_NO_REPLACE,
+                                         &error))
+    {
+      if (!force && g_file_test (out_path, G_FILE_TEST_EXISTS))
+        {
+          /* it appeared while we exported: still not replaced */
+          fprintf (stderr, "paramlab-cli: export: %s already exists; use --force to replace "
+                   "it\n", out_path);
+          code = 2;
+          return code;
+        }
       code = pl_cli_error (1, error);
       return code;
     }
   GStatBuf sb;
   gint64 size = g_stat (out_path, &sb) == 0 ? (gint64) sb.st_size : -1;
   g_autofree char *abs = g_canonicalize_filename (out_path, NULL);
+  if (sparse)
+    {
+      /* the store's checkpoints table knows fp32 and int8 files only */
+      printf ("exported run %" G_GINT64_FORMAT " %s checkpoint (step %" G_GINT64_FORMAT
+              ", fp32) as sparse to %s (%.1f KiB; not recorded in the store)\n", id,
+              chosen->kind, chosen->step, abs, size / 1024.0);
+      return code;
+    }
   if (!pl_run_store_add_checkpoint (store, id, chosen->step, abs, "export", chosen->format, size,
                                     chosen->metric_key, chosen->metric_value, &error))
     {

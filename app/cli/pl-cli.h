@@ -27,5 +27,6 @@ int pl_cli_cmd_export  (int argc, char **argv);
 int pl_cli_cmd_plugins (int argc, char **argv);
 int pl_cli_cmd_evaluate (int argc, char **argv);
 int pl_cli_cmd_new_plugin (int argc, char **argv);
+int pl_cli_cmd_infer (int argc, char **argv);
 
 G_END_DECLS

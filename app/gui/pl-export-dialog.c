@@ -194,6 +194,8 @@ pl_export_dialog_export_to (PlExportDialog *self,
   g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT, self->run_id));
   g_ptr_array_add (argv, g_strdup ("--out"));
   g_ptr_array_add (argv, g_strdup (path));
+  /* the save dialog has already asked before replacing an existing file */
+  g_ptr_array_add (argv, g_strdup ("--force"));
   if (want_best (self))
     g_ptr_array_add (argv, g_strdup ("--best"));
   if (want_int8 (self))

@@ -11,7 +11,6 @@
 #include <unistd.h>
 
 #include "paramlab.h"
-#include "pl-gui-json.h"
 
 /* Longest log kept in memory; older lines are dropped from the front. */
 #define MAX_LOG_BYTES (512 * 1024)
@@ -262,51 +261,35 @@ add_point (PlLiveRun  *self,
     self->final_sparsity = value;
 }
 
+/* Takes the position of @ev (step, epoch) where it has one. */
 static void
-read_position (PlLiveRun    *self,
-               const PlJson *root)
+read_position (PlLiveRun        *self,
+               const PlStreamEvent *ev)
 {
-  gint64 v;
-  if (pl_gui_json_get_int64 (pl_gui_json_object_get (root, "step"), &v))
-    self->step = v;
-  if (pl_gui_json_get_int64 (pl_gui_json_object_get (root, "epoch"), &v))
-    self->epoch = (int) v;
+  if (ev->has_step)
+    self->step = ev->step;
+  if (ev->has_epoch)
+    self->epoch = (int) ev->epoch;
 }
 
 static void
-read_values (PlLiveRun    *self,
-             const PlJson *root)
+read_values (PlLiveRun        *self,
+             const PlStreamEvent *ev)
 {
-  const PlJson *values = pl_gui_json_object_get (root, "values");
-  if (pl_gui_json_type (values) != PL_JSON_OBJECT)
-    return;
-  for (guint i = 0; i < pl_gui_json_object_size (values); i++)
-    {
-      const PlJson *node = pl_json_object_value_at (values, i);
-      /* null stands for NaN or an infinity, which JSON cannot write */
-      double value = pl_gui_json_type (node) == PL_JSON_NUMBER ? pl_gui_json_get_double (node) : NAN;
-      add_point (self, pl_json_object_key_at (values, i), (double) self->step, value);
-    }
+  for (guint i = 0; i < ev->u.metrics.n_values; i++)
+    add_point (self, ev->u.metrics.values[i].key, (double) self->step,
+               ev->u.metrics.values[i].value);
 }
 
-static const char *
-json_string (const PlJson *root,
-             const char   *key)
-{
-  return pl_gui_json_get_string (pl_gui_json_object_get (root, key), NULL);
-}
-
-/* Applies one event line from the child. A line that is not a JSON object with
- * an "event" member goes to the log as it is. */
+/* Applies one event line from the child (decoded by pl_stream_event_parse). A line
+ * that is not a JSON object with an "event" member goes to the log as it is. */
 static void
 handle_event_line (PlLiveRun  *self,
                    const char *line,
                    gsize       len)
 {
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PlJson) root = pl_json_parse (line, len, &error);
-  const char *event = root ? json_string (root, "event") : NULL;
-  if (!event)
+  g_autoptr (PlStreamEvent) ev = pl_stream_event_parse (line, len);
+  if (!ev)
     {
       if (len > 0)
         {
@@ -316,68 +299,69 @@ handle_event_line (PlLiveRun  *self,
       return;
     }
   self->n_events++;
-  gint64 v;
 
-  if (g_str_equal (event, "started"))
+  switch (ev->known ? (int) ev->kind : -1)
     {
-      if (pl_gui_json_get_int64 (pl_gui_json_object_get (root, "run"), &v))
-        self->id = v;
-      read_position (self, root);
-      if (json_string (root, "name"))
-        set_str (&self->name, json_string (root, "name"));
-      set_str (&self->dataset, json_string (root, "dataset"));
-      set_str (&self->architecture, json_string (root, "architecture"));
-      if (pl_gui_json_get_int64 (pl_gui_json_object_get (root, "epochs"), &v))
-        self->epochs = (int) v;
-      if (pl_gui_json_get_int64 (pl_gui_json_object_get (root, "total_steps"), &v))
-        self->total_steps = v;
-      if (pl_gui_json_get_int64 (pl_gui_json_object_get (root, "parameters"), &v))
-        self->parameters = v;
+    case PL_RUN_EVENT_STARTED:
+      if (ev->has_run)
+        self->id = ev->run;
+      read_position (self, ev);
+      if (ev->u.started.name)
+        set_str (&self->name, ev->u.started.name);
+      set_str (&self->dataset, ev->u.started.dataset);
+      set_str (&self->architecture, ev->u.started.architecture);
+      if (ev->u.started.has_epochs)
+        self->epochs = (int) ev->u.started.epochs;
+      if (ev->u.started.has_total_steps)
+        self->total_steps = ev->u.started.total_steps;
+      if (ev->u.started.has_parameters)
+        self->parameters = ev->u.started.parameters;
       self->started_at = g_get_real_time () / 1e6;
       set_state (self, PL_LIVE_RUN_RUNNING);
       if (self->id > 0)
         g_signal_emit (self, signals[SIGNAL_IDENTIFIED], 0);
-    }
-  else if (g_str_equal (event, "metrics") || g_str_equal (event, "epoch"))
-    {
-      read_position (self, root);
-      read_values (self, root);
-    }
-  else if (g_str_equal (event, "checkpoint"))
-    {
-      read_position (self, root);
-      g_autofree char *msg = g_strdup_printf (_("Checkpoint (%s) written at step %lld: %s"),
-                                              json_string (root, "kind") ? json_string (root, "kind") : "?",
-                                              (long long) self->step,
-                                              json_string (root, "path") ? json_string (root, "path") : "");
-      append_log (self, msg);
-    }
-  else if (g_str_equal (event, "paused"))
-    set_state (self, PL_LIVE_RUN_PAUSED);
-  else if (g_str_equal (event, "resumed"))
-    set_state (self, PL_LIVE_RUN_RUNNING);
-  else if (g_str_equal (event, "finished"))
-    {
-      read_position (self, root);
+      break;
+    case PL_RUN_EVENT_METRICS:
+    case PL_RUN_EVENT_EPOCH:
+      read_position (self, ev);
+      read_values (self, ev);
+      break;
+    case PL_RUN_EVENT_CHECKPOINT:
+      {
+        read_position (self, ev);
+        g_autofree char *msg = g_strdup_printf (_("Checkpoint (%s) written at step %lld: %s"),
+                                                ev->u.checkpoint.kind ? ev->u.checkpoint.kind : "?",
+                                                (long long) self->step,
+                                                ev->u.checkpoint.path ? ev->u.checkpoint.path : "");
+        append_log (self, msg);
+        break;
+      }
+    case PL_RUN_EVENT_PAUSED:
+      set_state (self, PL_LIVE_RUN_PAUSED);
+      break;
+    case PL_RUN_EVENT_RESUMED:
+      set_state (self, PL_LIVE_RUN_RUNNING);
+      break;
+    case PL_RUN_EVENT_FINISHED:
+      read_position (self, ev);
       self->terminal_event = TRUE;
-      const char *status = json_string (root, "status");
-      set_state (self, g_strcmp0 (status, "stopped") == 0 ? PL_LIVE_RUN_STOPPED
-                                                          : PL_LIVE_RUN_FINISHED);
-    }
-  else if (g_str_equal (event, "failed"))
-    {
-      read_position (self, root);
+      set_state (self, g_strcmp0 (ev->u.finished.status, "stopped") == 0 ? PL_LIVE_RUN_STOPPED
+                                                                          : PL_LIVE_RUN_FINISHED);
+      break;
+    case PL_RUN_EVENT_FAILED:
+      read_position (self, ev);
       self->terminal_event = TRUE;
-      set_str (&self->error, json_string (root, "error"));
+      set_str (&self->error, ev->u.failed.error);
       if (!self->error)
         self->error = g_strdup (_("The run failed."));
       set_state (self, PL_LIVE_RUN_FAILED);
-    }
-  else if (g_str_equal (event, "log"))
-    {
-      const char *msg = json_string (root, "message");
-      if (msg)
-        append_log (self, msg);
+      break;
+    case PL_RUN_EVENT_LOG:
+      if (ev->u.log.message)
+        append_log (self, ev->u.log.message);
+      break;
+    default:
+      break;
     }
   g_signal_emit (self, signals[SIGNAL_DATA_CHANGED], 0);
 }

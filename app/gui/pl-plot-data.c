@@ -621,6 +621,8 @@ struct _PlPlotData {
 
   gboolean   x_manual, y_manual;
   double     view_x0, view_x1, view_y0, view_y1;
+  gboolean   has_y_limits;   /* automatic linear y stays inside [lo, hi] */
+  double     y_limit_lo, y_limit_hi;
 
   gboolean   hover;
   double     hover_x, hover_y;
@@ -1240,8 +1242,27 @@ compute_ranges (PlPlotData *data, Ranges *r)
       t0 -= pad;
       t1 += pad;
     }
+  /* a fraction never shows below 0 or above 1, even when its curve is flat */
+  if (data->has_y_limits && !log_y)
+    {
+      double c0 = MAX (t0, data->y_limit_lo), c1 = MIN (t1, data->y_limit_hi);
+      if (c0 < c1)
+        {
+          t0 = c0;
+          t1 = c1;
+        }
+    }
   r->t0 = t0;
   r->t1 = t1;
+}
+
+void
+pl_plot_data_set_y_limits (PlPlotData *data, double lo, double hi)
+{
+  g_return_if_fail (data != NULL);
+  data->has_y_limits = isfinite (lo) && isfinite (hi) && lo < hi;
+  data->y_limit_lo = lo;
+  data->y_limit_hi = hi;
 }
 
 gboolean

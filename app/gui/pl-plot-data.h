@@ -185,6 +185,9 @@ void     pl_plot_data_set_show_legend (PlPlotData *data, gboolean show);
  * y0 and y1 are values (> 0), not logarithms. */
 void     pl_plot_data_set_view_x    (PlPlotData *data, double x0, double x1);
 void     pl_plot_data_set_view_y    (PlPlotData *data, double y0, double y1);
+/* Keeps the automatic linear y range inside [lo, hi] (for values that cannot
+ * leave it, like fractions); lo >= hi removes the limits. Zooming ignores them. */
+void     pl_plot_data_set_y_limits  (PlPlotData *data, double lo, double hi);
 /* Back to automatic ranges covering all visible points. */
 void     pl_plot_data_reset_view    (PlPlotData *data);
 gboolean pl_plot_data_is_zoomed     (PlPlotData *data);

@@ -858,6 +858,8 @@ pl_run_view_init (PlRunView *self)
       gtk_widget_add_css_class (GTK_WIDGET (self->plots[i]), "card");
       gtk_grid_attach (GTK_GRID (grid), GTK_WIDGET (self->plots[i]), i % 2, i / 2, 1, 1);
     }
+  pl_plot_data_set_y_limits (pl_plot_get_data (self->plots[PL_RUN_VIEW_PLOT_ACCURACY]), 0, 1);
+  pl_plot_data_set_y_limits (pl_plot_get_data (self->plots[PL_RUN_VIEW_PLOT_SPARSITY]), 0, 1);
 
   GtkWidget *log_box = gtk_box_new (GTK_ORIENTATION_VERTICAL, 6);
   GtkWidget *log_header = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 12);

@@ -146,9 +146,30 @@ coarse_fine_run_start (PlRunAddin *addin, PlRun *run, GError **error)
   return TRUE;
 }
 
+/* the sparsity the coarse stage left ("coarse_sparsity", F64 [1]) */
+static gboolean
+coarse_fine_save_state (PlRunAddin *addin, PlRun *run, PlSafetensorsWriter *writer,
+                        const char *prefix, GError **error)
+{
+  PlpCoarseFineSchedule *self = PLP_COARSE_FINE_SCHEDULE (addin);
+  return pl_state_write_f64 (writer, prefix, "coarse_sparsity", &self->coarse_sparsity, 1,
+                             error);
+}
+
+static gboolean
+coarse_fine_load_state (PlRunAddin *addin, PlRun *run, const PlSafetensors *state,
+                        const char *prefix, GError **error)
+{
+  PlpCoarseFineSchedule *self = PLP_COARSE_FINE_SCHEDULE (addin);
+  return pl_state_read_f64 (state, prefix, "coarse_sparsity", &self->coarse_sparsity, 1,
+                            error);
+}
+
 static void
 plp_coarse_fine_schedule_addin_init (PlRunAddinInterface *iface)
 {
+  iface->save_state = coarse_fine_save_state;
+  iface->load_state = coarse_fine_load_state;
   iface->run_start = coarse_fine_run_start;
 }
 

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../pruning-test-util.h"
+#include "pl-state-test-util.h"
 
 static void
 test_listed (void)
@@ -184,6 +185,18 @@ test_coarse_beyond_target (void)
                                                     90), ==, s_c);
 }
 
+/* The training state for resume: the sparsity the coarse stage left survives
+ * save_state / load_state exactly (tests/pl-state-test-util.h). */
+static void
+test_state_round_trip (void)
+{
+  pl_test_state_round_trip (pt_engine (),
+    PT_DIGITS_BASE PT_DEFAULT_OPTIMIZER "[train]\nepochs=1\nmax-steps=30\n"
+    "[prune]\ncriterion=taylor\nschedule=coarse-fine\nthreshold=0.05\n"
+    "coarse-step=10\nend-step=28\n",
+    PL_SLOT_PRUNE_SCHEDULE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -194,5 +207,6 @@ main (int argc, char **argv)
   g_test_add_func ("/plugins/coarse-fine/errors", test_errors);
   g_test_add_func ("/plugins/coarse-fine/run", test_run);
   g_test_add_func ("/plugins/coarse-fine/coarse-beyond-target", test_coarse_beyond_target);
+  g_test_add_func ("/plugins/coarse-fine/state-round-trip", test_state_round_trip);
   return g_test_run ();
 }

@@ -59,9 +59,28 @@ movement_after_backward (PlRunAddin *addin, PlRun *run, gint64 step)
   pl_prune_stats_accumulate_for_run (self->stats, run);
 }
 
+/* the gradient statistics (pl_prune_stats_save_state) */
+static gboolean
+movement_save_state (PlRunAddin *addin, PlRun *run, PlSafetensorsWriter *writer,
+                     const char *prefix, GError **error)
+{
+  PlPruneStats *stats = PLP_MOVEMENT_CRITERION (addin)->stats;
+  return !stats || pl_prune_stats_save_state (stats, writer, prefix, error);
+}
+
+static gboolean
+movement_load_state (PlRunAddin *addin, PlRun *run, const PlSafetensors *state,
+                     const char *prefix, GError **error)
+{
+  PlPruneStats *stats = PLP_MOVEMENT_CRITERION (addin)->stats;
+  return !stats || pl_prune_stats_load_state (stats, state, prefix, error);
+}
+
 static void
 plp_movement_criterion_addin_init (PlRunAddinInterface *iface)
 {
+  iface->save_state = movement_save_state;
+  iface->load_state = movement_load_state;
   iface->run_start = movement_run_start;
   iface->after_backward = movement_after_backward;
 }

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../pruning-test-util.h"
+#include "pl-state-test-util.h"
 
 #define MOVEMENT_RUN "[prune]\ncriterion=movement\nschedule=one-shot\n"
 
@@ -137,6 +138,17 @@ test_agp_run (void)
   g_assert_cmpfloat (pl_run_get_metric (r->run, "val/acc"), >, 0.85);
 }
 
+/* The training state for resume: the accumulated movement scores survive
+ * save_state / load_state exactly (tests/pl-state-test-util.h). */
+static void
+test_state_round_trip (void)
+{
+  pl_test_state_round_trip (pt_engine (),
+    PT_DIGITS_BASE PT_DEFAULT_OPTIMIZER "[train]\nepochs=1\nmax-steps=30\n"
+    "[prune]\ncriterion=movement\nschedule=agp\nfinal-sparsity=0.5\nend-step=25\n",
+    PL_SLOT_PRUNE_CRITERION);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -148,5 +160,6 @@ main (int argc, char **argv)
   g_test_add_func ("/plugins/movement/finite-difference", test_finite_difference);
   g_test_add_func ("/plugins/movement/errors", test_errors);
   g_test_add_func ("/plugins/movement/agp-run", test_agp_run);
+  g_test_add_func ("/plugins/movement/state-round-trip", test_state_round_trip);
   return g_test_run ();
 }

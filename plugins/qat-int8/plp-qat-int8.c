@@ -621,9 +621,70 @@ qat_export (PlRunAddin *addin, PlRun *run, PlSafetensorsWriter *writer, GError *
   return TRUE;
 }
 
+/* The observers of the run's model: per site <weight>.weight. or <weight>.input.
+ * lo, hi, scale (F32 [channels]), zero_point (I64 [channels]) and flags (I64 [2]:
+ * observed, observed_step); and "step" (I64 [1]). */
+static gboolean
+qat_save_state (PlRunAddin *addin, PlRun *run, PlSafetensorsWriter *writer,
+                const char *prefix, GError **error)
+{
+  PlpQatInt8 *self = PLP_QAT_INT8 (addin);
+  PlModel *model = pl_run_get_model (run);
+  for (guint i = 0; i < self->sites->len; i++)
+    {
+      Site *s = g_ptr_array_index (self->sites, i);
+      if (s->model != model)
+        continue;
+      g_autofree char *p = g_strdup_printf ("%s%s.%s.", prefix, s->param->name,
+                                            s->input ? "input" : "weight");
+      g_autofree gint64 *zp = g_new (gint64, s->n_ch);
+      for (int c = 0; c < s->n_ch; c++)
+        zp[c] = s->zero_point[c];
+      gint64 flags[2] = { s->observed, s->observed_step };
+      if (!pl_state_write_f32 (writer, p, "lo", s->lo, s->n_ch, error)
+          || !pl_state_write_f32 (writer, p, "hi", s->hi, s->n_ch, error)
+          || !pl_state_write_f32 (writer, p, "scale", s->scale, s->n_ch, error)
+          || !pl_state_write_i64 (writer, p, "zero_point", zp, s->n_ch, error)
+          || !pl_state_write_i64 (writer, p, "flags", flags, 2, error))
+        return FALSE;
+    }
+  return pl_state_write_i64 (writer, prefix, "step", &self->step, 1, error);
+}
+
+static gboolean
+qat_load_state (PlRunAddin *addin, PlRun *run, const PlSafetensors *state, const char *prefix,
+                GError **error)
+{
+  PlpQatInt8 *self = PLP_QAT_INT8 (addin);
+  PlModel *model = pl_run_get_model (run);
+  for (guint i = 0; i < self->sites->len; i++)
+    {
+      Site *s = g_ptr_array_index (self->sites, i);
+      if (s->model != model)
+        continue;
+      g_autofree char *p = g_strdup_printf ("%s%s.%s.", prefix, s->param->name,
+                                            s->input ? "input" : "weight");
+      g_autofree gint64 *zp = g_new (gint64, s->n_ch);
+      gint64 flags[2];
+      if (!pl_state_read_f32 (state, p, "lo", s->lo, s->n_ch, error)
+          || !pl_state_read_f32 (state, p, "hi", s->hi, s->n_ch, error)
+          || !pl_state_read_f32 (state, p, "scale", s->scale, s->n_ch, error)
+          || !pl_state_read_i64 (state, p, "zero_point", zp, s->n_ch, error)
+          || !pl_state_read_i64 (state, p, "flags", flags, 2, error))
+        return FALSE;
+      for (int c = 0; c < s->n_ch; c++)
+        s->zero_point[c] = (int32_t) zp[c];
+      s->observed = flags[0] != 0;
+      s->observed_step = flags[1];
+    }
+  return pl_state_read_i64 (state, prefix, "step", &self->step, 1, error);
+}
+
 static void
 plp_qat_int8_addin_init (PlRunAddinInterface *iface)
 {
+  iface->save_state = qat_save_state;
+  iface->load_state = qat_load_state;
   iface->run_start = qat_run_start;
   iface->before_forward = qat_before_forward;
   iface->after_step = qat_after_step;

@@ -8,6 +8,7 @@
 
 #include "paramlab.h"
 #include "pl-test-util.h"
+#include "pl-state-test-util.h"
 
 static PlPluginEngine *
 engine (void)
@@ -1162,6 +1163,18 @@ test_bad_steps (void)
     }
 }
 
+/* The training state for resume: the observers' ranges, qparams and step
+ * survive save_state / load_state exactly (tests/pl-state-test-util.h). */
+static void
+test_state_round_trip (void)
+{
+  pl_test_state_round_trip (engine (),
+    "[experiment]\nseed=5\n[data]\ndataset=digits\n[model]\nhidden=16\n"
+    "[train]\nepochs=1\nmax-steps=30\nbatch-size=32\nlr=1e-2\n"
+    "[quant]\nplugin=qat-int8\nactivations=true\nstart-step=5\nfreeze-step=25\n",
+    PL_SLOT_QUANT);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1208,5 +1221,6 @@ main (int argc, char **argv)
   g_test_add_func ("/plugins/qat-int8/run/bad-steps", test_bad_steps);
   g_test_add_func ("/plugins/qat-int8/run/digits", test_digits_end_to_end);
   g_test_add_func ("/plugins/qat-int8/run/activations", test_activations_end_to_end);
+  g_test_add_func ("/plugins/qat-int8/state-round-trip", test_state_round_trip);
   return g_test_run ();
 }

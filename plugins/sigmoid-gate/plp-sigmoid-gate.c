@@ -226,12 +226,57 @@ gate_epoch_end (PlRunAddin *addin, PlRun *run, int epoch, GError **error)
   return TRUE;
 }
 
+/* Per layer k: hidden.{k}.alive (F32 [W]), .running (F64 [W]), .batch_sum
+ * (F32 [W]) and .misc (F64 [3]: running_set, batch_rows, pressure). */
+static gboolean
+gate_save_state (PlRunAddin *addin, PlRun *run, PlSafetensorsWriter *writer,
+                 const char *prefix, GError **error)
+{
+  PlpSigmoidGate *self = PLP_SIGMOID_GATE (addin);
+  for (guint k = 0; k < self->layers->len; k++)
+    {
+      PlpGateLayer *l = g_ptr_array_index (self->layers, k);
+      g_autofree char *p = g_strdup_printf ("%shidden.%d.", prefix, l->layer);
+      double misc[3] = { l->running_set, l->batch_rows, l->pressure };
+      if (!pl_state_write_f32 (writer, p, "alive", l->alive, l->width, error)
+          || !pl_state_write_f64 (writer, p, "running", l->running, l->width, error)
+          || !pl_state_write_f32 (writer, p, "batch_sum", l->batch_sum, l->width, error)
+          || !pl_state_write_f64 (writer, p, "misc", misc, 3, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+gate_load_state (PlRunAddin *addin, PlRun *run, const PlSafetensors *state,
+                 const char *prefix, GError **error)
+{
+  PlpSigmoidGate *self = PLP_SIGMOID_GATE (addin);
+  for (guint k = 0; k < self->layers->len; k++)
+    {
+      PlpGateLayer *l = g_ptr_array_index (self->layers, k);
+      g_autofree char *p = g_strdup_printf ("%shidden.%d.", prefix, l->layer);
+      double misc[3];
+      if (!pl_state_read_f32 (state, p, "alive", l->alive, l->width, error)
+          || !pl_state_read_f64 (state, p, "running", l->running, l->width, error)
+          || !pl_state_read_f32 (state, p, "batch_sum", l->batch_sum, l->width, error)
+          || !pl_state_read_f64 (state, p, "misc", misc, 3, error))
+        return FALSE;
+      l->running_set = misc[0] != 0;
+      l->batch_rows = (int) misc[1];
+      l->pressure = (float) misc[2];
+    }
+  return TRUE;
+}
+
 static void
 plp_sigmoid_gate_addin_iface_init (PlRunAddinInterface *iface)
 {
   iface->run_start = gate_run_start;
   iface->after_step = gate_after_step;
   iface->epoch_end = gate_epoch_end;
+  iface->save_state = gate_save_state;
+  iface->load_state = gate_load_state;
 }
 
 /* ---- GObject ----------------------------------------------------------------- */

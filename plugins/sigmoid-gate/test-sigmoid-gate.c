@@ -6,6 +6,7 @@
 #include "paramlab.h"
 #include "pl-test-util.h"
 #include "plp-sigmoid-gate-op.h"
+#include "pl-state-test-util.h"
 
 static PlPluginEngine *
 engine (void)
@@ -673,6 +674,19 @@ test_needs_hidden_layers (void)
   g_assert_cmpstr (pl_run_get_status (run), ==, "failed");
 }
 
+/* The training state for resume: the running gates, the units switched off
+ * and the pressure survive save_state / load_state exactly
+ * (tests/pl-state-test-util.h). */
+static void
+test_state_round_trip (void)
+{
+  pl_test_state_round_trip (engine (),
+    "[experiment]\nseed=5\n[data]\ndataset=digits\n[model]\nhidden=16, 8\n"
+    "[train]\nepochs=1\nmax-steps=30\nbatch-size=32\nlr=1e-2\n"
+    "[gate]\nplugin=sigmoid-gate\npressure=2\nthreshold=0.7\nwarmup-steps=10\n",
+    PL_SLOT_GATE);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -689,5 +703,6 @@ main (int argc, char **argv)
   g_test_add_func ("/plugins/sigmoid-gate/run-on-digits", test_run_on_digits);
   g_test_add_func ("/plugins/sigmoid-gate/threshold", test_threshold_warmup_min_active);
   g_test_add_func ("/plugins/sigmoid-gate/needs-hidden-layers", test_needs_hidden_layers);
+  g_test_add_func ("/plugins/sigmoid-gate/state-round-trip", test_state_round_trip);
   return g_test_run ();
 }

@@ -68,9 +68,28 @@ taylor_after_backward (PlRunAddin *addin, PlRun *run, gint64 step)
   pl_prune_stats_accumulate_for_run (self->stats, run);
 }
 
+/* the gradient statistics (pl_prune_stats_save_state) */
+static gboolean
+taylor_save_state (PlRunAddin *addin, PlRun *run, PlSafetensorsWriter *writer,
+                   const char *prefix, GError **error)
+{
+  PlPruneStats *stats = PLP_TAYLOR_CRITERION (addin)->stats;
+  return !stats || pl_prune_stats_save_state (stats, writer, prefix, error);
+}
+
+static gboolean
+taylor_load_state (PlRunAddin *addin, PlRun *run, const PlSafetensors *state,
+                   const char *prefix, GError **error)
+{
+  PlPruneStats *stats = PLP_TAYLOR_CRITERION (addin)->stats;
+  return !stats || pl_prune_stats_load_state (stats, state, prefix, error);
+}
+
 static void
 plp_taylor_criterion_addin_init (PlRunAddinInterface *iface)
 {
+  iface->save_state = taylor_save_state;
+  iface->load_state = taylor_load_state;
   iface->run_start = taylor_run_start;
   iface->after_backward = taylor_after_backward;
 }

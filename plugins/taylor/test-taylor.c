@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "../pruning-test-util.h"
+#include "pl-state-test-util.h"
 
 #define TAYLOR_RUN "[prune]\ncriterion=taylor\nschedule=one-shot\n"
 
@@ -206,6 +207,17 @@ test_iterative_run (void)
   g_free (masks[1]);
 }
 
+/* The training state for resume: the accumulated |w * dL/dw| survive
+ * save_state / load_state exactly (tests/pl-state-test-util.h). */
+static void
+test_state_round_trip (void)
+{
+  pl_test_state_round_trip (pt_engine (),
+    PT_DIGITS_BASE PT_DEFAULT_OPTIMIZER "[train]\nepochs=1\nmax-steps=30\n"
+    "[prune]\ncriterion=taylor\nschedule=agp\nfinal-sparsity=0.5\nend-step=25\n",
+    PL_SLOT_PRUNE_CRITERION);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -218,5 +230,6 @@ main (int argc, char **argv)
   g_test_add_func ("/plugins/taylor/errors", test_errors);
   g_test_add_func ("/plugins/taylor/bad-options", test_bad_options);
   g_test_add_func ("/plugins/taylor/iterative-run", test_iterative_run);
+  g_test_add_func ("/plugins/taylor/state-round-trip", test_state_round_trip);
   return g_test_run ();
 }

@@ -416,9 +416,42 @@ variance_adaptive_run_start (PlRunAddin *addin, PlRun *run, GError **error)
   return TRUE;
 }
 
+/* The gradient statistics of the run's model: mean, var (F32, the parameter
+ * block), tensor_var (F32 [parameters]) and n_obs (I64 [1]). The rate scales
+ * themselves are the optimizer's (core saves them). */
+static gboolean
+variance_adaptive_save_state (PlRunAddin *addin, PlRun *run, PlSafetensorsWriter *writer,
+                              const char *prefix, GError **error)
+{
+  PlpVarianceAdaptive *self = PLP_VARIANCE_ADAPTIVE (addin);
+  PlModel *m = pl_run_get_model (run);
+  state_ensure (self, m);
+  return pl_state_write_f32 (writer, prefix, "mean", self->mean, self->n, error)
+         && pl_state_write_f32 (writer, prefix, "var", self->var, self->n, error)
+         && pl_state_write_f32 (writer, prefix, "tensor_var", self->tensor_var,
+                                pl_model_get_n_params (m), error)
+         && pl_state_write_i64 (writer, prefix, "n_obs", &self->n_obs, 1, error);
+}
+
+static gboolean
+variance_adaptive_load_state (PlRunAddin *addin, PlRun *run, const PlSafetensors *state,
+                              const char *prefix, GError **error)
+{
+  PlpVarianceAdaptive *self = PLP_VARIANCE_ADAPTIVE (addin);
+  PlModel *m = pl_run_get_model (run);
+  state_ensure (self, m);
+  return pl_state_read_f32 (state, prefix, "mean", self->mean, self->n, error)
+         && pl_state_read_f32 (state, prefix, "var", self->var, self->n, error)
+         && pl_state_read_f32 (state, prefix, "tensor_var", self->tensor_var,
+                               pl_model_get_n_params (m), error)
+         && pl_state_read_i64 (state, prefix, "n_obs", &self->n_obs, 1, error);
+}
+
 static void
 plp_variance_adaptive_addin_init (PlRunAddinInterface *iface)
 {
+  iface->save_state = variance_adaptive_save_state;
+  iface->load_state = variance_adaptive_load_state;
   iface->run_start = variance_adaptive_run_start;
 }
 

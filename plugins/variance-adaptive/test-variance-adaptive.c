@@ -6,6 +6,7 @@
 
 #include "paramlab.h"
 #include "pl-test-util.h"
+#include "pl-state-test-util.h"
 
 /* ---- allocation counting (as tests/test-model.c) --------------------------- */
 #if defined(__SANITIZE_ADDRESS__)
@@ -473,6 +474,18 @@ test_preset (void)
                    "variance-adaptive");
 }
 
+/* The training state for resume: the gradient means and variances survive
+ * save_state / load_state exactly (tests/pl-state-test-util.h). */
+static void
+test_state_round_trip (void)
+{
+  pl_test_state_round_trip (engine (),
+    "[experiment]\nseed=5\n[data]\ndataset=digits\n[model]\nhidden=8\n"
+    "[train]\nepochs=1\nmax-steps=30\nbatch-size=32\nlr=1e-2\n"
+    "[lr-policy]\nplugin=variance-adaptive\ninterval=5\n",
+    PL_SLOT_LR_POLICY);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -486,5 +499,6 @@ main (int argc, char **argv)
   g_test_add_func ("/plugins/variance-adaptive/no-allocation", test_no_allocation);
   g_test_add_func ("/plugins/variance-adaptive/digits-end-to-end", test_digits_end_to_end);
   g_test_add_func ("/plugins/variance-adaptive/preset", test_preset);
+  g_test_add_func ("/plugins/variance-adaptive/state-round-trip", test_state_round_trip);
   return g_test_run ();
 }

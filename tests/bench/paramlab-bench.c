@@ -8,7 +8,9 @@
  * measured for the first thread count only, in a process that runs nothing else
  * before it, so the peak is W1's alone), determinism (two trainings of each
  * workload end with bitwise equal parameters: 1 or 0) or all (w1..w4 and
- * gemm-w1). Each result is one tab-separated line
+ * gemm-w1), compressed-w1 (inference of W1 files: 90%-sparse CSR against the
+ * pruned fp32 file, int8 against fp32, at batch 1 and 128, and the files' sizes).
+ * Each result is one tab-separated line
  *
  *   RESULT <workload> <threads> <key> <value>
  *
@@ -17,6 +19,7 @@
  * as fill min-time, and the median of the repetitions' rates. Training cycles
  * through a synthetic data set (see N_BATCHES), as the peer does. */
 #include <cblas.h>
+#include <glib/gstdio.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -171,6 +174,13 @@ static int
 cmp_double (const void *a, const void *b)
 {
   double x = *(const double *) a, y = *(const double *) b;
+  return (x > y) - (x < y);
+}
+
+static int
+cmp_float_abs (const void *a, const void *b)
+{
+  float x = *(const float *) a, y = *(const float *) b;
   return (x > y) - (x < y);
 }
 
@@ -458,6 +468,178 @@ bench_memory_w1 (int threads, GError **error)
   return TRUE;
 }
 
+/* ---- compressed inference: sparse 90% vs dense, int8 vs fp32 (W1 shapes) ---- */
+
+typedef struct {
+  PlInferNet *net;
+  const float *x;
+  float *y;
+  int batch;
+} InferCtx;
+
+static void
+infer_steps (gpointer data, gint64 steps)
+{
+  InferCtx *c = data;
+  for (gint64 s = 0; s < steps; s++)
+    pl_infer_net_forward (c->net, c->x, c->batch, c->y);
+}
+
+/* Zeroes the @frac smallest |w| of each weight of @m (magnitude pruning). */
+static void
+prune_magnitude (PlModel *m, double frac)
+{
+  for (guint i = 0; i < pl_model_get_n_params (m); i++)
+    {
+      PlParam *p = pl_model_get_param (m, i);
+      if (p->kind != PL_PARAM_WEIGHT)
+        continue;
+      g_autofree float *a = g_new (float, p->numel);
+      for (size_t j = 0; j < p->numel; j++)
+        a[j] = fabsf (p->data[j]);
+      qsort (a, p->numel, sizeof (float), cmp_float_abs);
+      size_t k = (size_t) llround (frac * p->numel);
+      float thr = k ? a[k - 1] : -1.0f;
+      size_t zeroed = 0;
+      for (size_t j = 0; j < p->numel; j++)
+        if (fabsf (p->data[j]) <= thr && zeroed < k)
+          {
+            p->data[j] = 0;
+            zeroed++;
+          }
+    }
+}
+
+/* W1's parameters in @format ("fp32", "sparse", "int8") at @path; int8 weights
+ * per output channel, symmetric, inputs quantized per row at run time. */
+static gboolean
+write_w1 (PlModel *m, const char *format, const char *path, GError **error)
+{
+  g_autoptr (PlSafetensorsWriter) w = pl_safetensors_writer_new ();
+  for (guint i = 0; i < pl_model_get_n_params (m); i++)
+    {
+      PlParam *p = pl_model_get_param (m, i);
+      gint64 shape[2] = { p->shape[0], p->ndim > 1 ? p->shape[1] : 0 };
+      gboolean ok;
+      if (p->ndim == 2 && g_str_equal (format, "sparse"))
+        ok = pl_sparse_writer_add_weight (w, p->name, p->data, p->shape[0], p->shape[1],
+                                          PL_SPARSE_INDEX_DELTA_U8, error);
+      else if (p->ndim == 2 && g_str_equal (format, "int8"))
+        {
+          int rows = p->shape[0], cols = p->shape[1];
+          g_autofree float *lo = g_new (float, rows), *hi = g_new (float, rows);
+          g_autofree float *sc = g_new (float, rows);
+          g_autofree int32_t *zp = g_new (int32_t, rows);
+          g_autofree int8_t *zp8 = g_new0 (int8_t, rows);
+          g_autofree int8_t *q = g_new (int8_t, p->numel);
+          pl_int8_minmax (lo, hi, p->data, rows, cols);
+          for (int o = 0; o < rows; o++)
+            pl_int8_choose_qparams (lo[o], hi[o], PL_INT8_SYMMETRIC, &sc[o], &zp[o]);
+          pl_int8_quantize (q, p->data, rows, cols, sc, zp, PL_INT8_SYMMETRIC);
+          g_autofree char *sn = g_strconcat (p->name, ".scale", NULL);
+          g_autofree char *zn = g_strconcat (p->name, ".zero_point", NULL);
+          gint64 ch = rows;
+          ok = pl_safetensors_writer_add (w, p->name, PL_DTYPE_I8, shape, 2, q, p->numel, error)
+               && pl_safetensors_writer_add (w, sn, PL_DTYPE_F32, &ch, 1, sc, rows * 4, error)
+               && pl_safetensors_writer_add (w, zn, PL_DTYPE_I8, &ch, 1, zp8, rows, error);
+        }
+      else
+        ok = pl_safetensors_writer_add (w, p->name, PL_DTYPE_F32, shape, p->ndim, p->data,
+                                        p->numel * sizeof (float), error);
+      if (!ok)
+        return FALSE;
+    }
+  pl_safetensors_writer_set_metadata (w, "paramlab.format", format);
+  pl_safetensors_writer_set_metadata (w, "paramlab.architecture", "mlp");
+  pl_safetensors_writer_set_metadata (w, "paramlab.experiment",
+                                      "[model]\narchitecture = mlp\nhidden = 512,512\n"
+                                      "activation = relu\n");
+  return pl_safetensors_writer_write (w, path, error);
+}
+
+static gint64
+file_size (const char *path)
+{
+  GStatBuf sb;
+  return g_stat (path, &sb) == 0 ? (gint64) sb.st_size : -1;
+}
+
+/* compressed-w1: dense W1 as fp32 and int8, W1 pruned to 90% (magnitude, per
+ * layer) as fp32 and sparse; each file loaded with pl_infer_net_load and timed at
+ * batch 1 and 128 (alternating, same process); sizes on disk. */
+static gboolean
+bench_compressed_w1 (int threads, GError **error)
+{
+  g_autoptr (PlModel) m = build_model (find_workload ("w1"), error);
+  if (!m)
+    return FALSE;
+  g_autofree char *dir = g_dir_make_tmp ("paramlab-bench-XXXXXX", error);
+  if (!dir)
+    return FALSE;
+  static const char *const forms[] = { "fp32", "int8", "fp32-pruned", "sparse" };
+  char *paths[4];
+  gboolean ok = TRUE;
+  for (int f = 0; f < 4; f++)
+    {
+      paths[f] = g_strdup_printf ("%s/w1-%s.safetensors", dir, forms[f]);
+      if (f == 2)
+        prune_magnitude (m, 0.9);
+      ok = ok && write_w1 (m, f == 2 ? "fp32" : forms[f], paths[f], error);
+    }
+  PlInferNet *nets[4] = { 0 };
+  for (int f = 0; ok && f < 4; f++)
+    ok = (nets[f] = pl_infer_net_load (paths[f], error)) != NULL;
+  if (ok)
+    {
+      gint64 size[4];
+      for (int f = 0; f < 4; f++)
+        size[f] = file_size (paths[f]);
+      result ("compressed-w1", threads, "fp32_bytes", "%" G_GINT64_FORMAT, size[0]);
+      result ("compressed-w1", threads, "int8_bytes", "%" G_GINT64_FORMAT, size[1]);
+      result ("compressed-w1", threads, "sparse_bytes", "%" G_GINT64_FORMAT, size[3]);
+      result ("compressed-w1", threads, "int8_size_ratio", "%.4f", (double) size[1] / size[0]);
+      result ("compressed-w1", threads, "sparse_size_ratio", "%.4f",
+              (double) size[3] / size[2]);
+      result ("compressed-w1", threads, "sparse_density", "%.4f",
+              pl_infer_net_get_density (nets[3]));
+      result ("compressed-w1", threads, "int8_kernel", "%s",
+              pl_int8_kernel_name (pl_int8_kernel_best ()));
+      static const int batches[] = { 1, 128 };
+      PlRng r;
+      pl_rng_init (&r, 9);
+      g_autofree float *x = g_new (float, 128 * 784);
+      g_autofree float *y = g_new (float, 128 * 10);
+      for (int i = 0; i < 128 * 784; i++)
+        x[i] = (float) pl_rng_normal (&r);
+      for (guint b = 0; b < G_N_ELEMENTS (batches); b++)
+        {
+          double us[4];
+          for (int f = 0; f < 4; f++)
+            {
+              InferCtx c = { nets[f], x, y, batches[b] };
+              double cpu;
+              measure (infer_steps, &c, NULL, &cpu);
+              us[f] = cpu * 1e6;
+              g_autofree char *key = g_strdup_printf ("%s_b%d_cpu_us", forms[f], batches[b]);
+              result ("compressed-w1", threads, key, "%.2f", us[f]);
+            }
+          g_autofree char *k1 = g_strdup_printf ("sparse_vs_dense_b%d", batches[b]);
+          g_autofree char *k2 = g_strdup_printf ("int8_vs_fp32_b%d", batches[b]);
+          result ("compressed-w1", threads, k1, "%.2f", us[2] / us[3]);
+          result ("compressed-w1", threads, k2, "%.2f", us[0] / us[1]);
+        }
+    }
+  for (int f = 0; f < 4; f++)
+    {
+      pl_infer_net_free (nets[f]);
+      if (paths[f])
+        g_remove (paths[f]);
+      g_free (paths[f]);
+    }
+  g_rmdir (dir);
+  return ok;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -487,6 +669,7 @@ main (int argc, char **argv)
       printf ("gemm-w1\tcblas_sgemm alone over W1's per-step products\n");
       printf ("memory-w1\tpeak RSS while training W1 (run alone)\n");
       printf ("determinism\ttwo trainings of each workload end bitwise equal\n");
+      printf ("compressed-w1\tinference: sparse 90%% vs dense, int8 vs fp32, sizes\n");
       return 0;
     }
   if (opt_reps < 1 || opt_min_time <= 0)
@@ -505,7 +688,8 @@ main (int argc, char **argv)
           g_ptr_array_add (names, "gemm-w1");
         }
       else if (find_workload (argv[i]) || g_str_equal (argv[i], "gemm-w1")
-               || g_str_equal (argv[i], "memory-w1") || g_str_equal (argv[i], "determinism"))
+               || g_str_equal (argv[i], "memory-w1") || g_str_equal (argv[i], "determinism")
+               || g_str_equal (argv[i], "compressed-w1"))
         g_ptr_array_add (names, argv[i]);
       else
         {
@@ -541,6 +725,8 @@ main (int argc, char **argv)
           ok = bench_memory_w1 (threads, &error);
         else if (g_str_equal (name, "determinism"))
           ok = bench_determinism (threads, &error);
+        else if (g_str_equal (name, "compressed-w1"))
+          ok = bench_compressed_w1 (threads, &error);
         else
           ok = bench_training (find_workload (name), threads, &error);
         if (!ok)

@@ -58,8 +58,36 @@ while [ "$r" -le "$rounds" ]; do
     fi
   done
   "$bench" $opts gemm-w1 >>"$raw"
+  # compressed inference: every ratio comes from one process (same load), and the
+  # table shows the median over the rounds
+  echo "run-bench.sh: round $r/$rounds: compressed-w1" >&2
+  "$bench" --threads=1 --min-time="$min_time" --reps="$reps" compressed-w1 >>"$raw"
   r=$((r + 1))
 done
+
+# Accuracy and size of the exported forms on real data: W1's synthetic data has no
+# meaningful accuracy, so the digits MLP pruned by AGP to 90% (digits-agp90.ini,
+# exported fp32 and sparse) and the QAT int8 digits MLP (digits-qat-int8.ini,
+# exported fp32 and int8), each run by `paramlab-cli infer` on the validation split.
+if [ -x "$cli" ]; then
+  echo "run-bench.sh: digits exports (accuracy, sizes)" >&2
+  src="$here/../.."
+  for preset in digits-agp90 digits-qat-int8; do
+    "$cli" run "$src/data/experiments/$preset.ini" --db "$work/exports.db" >/dev/null 2>&1 || continue
+    id=$("$cli" list --db "$work/exports.db" --format csv 2>/dev/null | sed -n 2p | cut -d, -f1)
+    case $preset in
+      digits-agp90) forms="fp32 sparse" ;;
+      *) forms="fp32 int8" ;;
+    esac
+    for f in $forms; do
+      out="$work/$preset-$f.safetensors"
+      "$cli" export "$id" --format "$f" --out "$out" --db "$work/exports.db" >/dev/null 2>&1 || continue
+      acc=$("$cli" infer "$out" 2>/dev/null | sed -n 's/^accuracy: //p')
+      printf 'RESULT\t%s\t1\t%s_acc\t%s\n' "$preset" "$f" "$acc" >>"$raw"
+      printf 'RESULT\t%s\t1\t%s_bytes\t%s\n' "$preset" "$f" "$(wc -c <"$out")" >>"$raw"
+    done
+  done
+fi
 
 # Plugin overhead: W1 trained through the engine (paramlab-cli run, one thread) on a
 # synthetic 784-feature data set, plain, with AGP pruning to 90% and with QAT. The
@@ -159,6 +187,13 @@ function fmt(v,    s, out) {
   while (length(s) > 3) { out = "," substr(s, length(s) - 2) out; s = substr(s, 1, length(s) - 3) }
   return s out;
 }
+# the median over the rounds of compressed-w1 values of @key
+function med(key,    n, i, j, a, t) {
+  n = ncw[key];
+  for (i = 1; i <= n; i++) a[i] = cw[key, i];
+  for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j - 1] > a[j]; j--) { t = a[j]; a[j] = a[j - 1]; a[j - 1] = t }
+  return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2;
+}
 function row(name, ours, theirs, ratio, goal, met) {
   printf "| %s | %s | %s | %s | %s | %s |\n", name, ours, theirs, ratio, goal, met;
 }
@@ -178,6 +213,8 @@ function train(w, label, goal,    a, at, b, bt, ratio) {
   # best over rounds: highest rate, lowest time
   if (!(k in val) || (key ~ /_us$|_ms$/ ? v < val[k] : v > val[k])) val[k] = v;
   if (side == "RESULT" && w == "memory-w1") mem[key] = v;
+  if (side == "RESULT" && w == "compressed-w1") { cw[key, ++ncw[key]] = v; cwl[key] = v }
+  if (side == "RESULT" && w ~ /^digits-/) dg[w, key] = v;
   if (side == "RESULT" && w == "determinism") det[t, key] = v;
   if (side == "RESULT" && (w == "store" || w == "plot" || w == "window")) {
     # best over rounds as for the rest: lowest time, highest rate
@@ -242,9 +279,37 @@ END {
     }
   } else
     row("Plugin overhead: W1 + AGP, W1 + QAT", "not measured: needs paramlab-cli built and numpy", "-", "-", "<= +15% time", "-");
-  row("Sparse 90% inference, batch 1 / 128", "not measured yet: depends on sparse export + CSR kernel and `paramlab-cli infer`", "-", "-", ">= 4x / >= 1.5x dense", "-");
-  row("INT8 inference, batch 1", "not measured yet: depends on int8 export + VNNI/AVX2 kernel", "-", "-", ">= 1.5x FP32", "-");
-  row("Sizes on disk: sparse / int8", "not measured yet: depends on the compressed exports", "-", "-", "<= 15% / <= 26% of FP32", "-");
+  if (ncw["sparse_vs_dense_b1"] > 0) {
+    s1 = med("sparse_vs_dense_b1"); s128 = med("sparse_vs_dense_b128");
+    i1 = med("int8_vs_fp32_b1"); i128 = med("int8_vs_fp32_b128");
+    nr = ncw["sparse_vs_dense_b1"];
+    row("Sparse 90% inference, W1 784-512-512-10 pruned by magnitude per layer, batch 1 / 128 (1 thr, CPU time, median of " nr " runs)",
+        sprintf("CSR: %.1f / %.0f us", med("sparse_b1_cpu_us"), med("sparse_b128_cpu_us")),
+        sprintf("dense fp32 (sgemv / sgemm): %.1f / %.0f us", med("fp32-pruned_b1_cpu_us"), med("fp32-pruned_b128_cpu_us")),
+        sprintf("%.2fx / %.2fx", s1, s128), ">= 4x / >= 1.5x dense",
+        (s1 >= 4 ? "yes" : "**no**") " / " (s128 >= 1.5 ? "yes" : "**no**"));
+    row("INT8 inference, W1, batch 1 (batch 128 for information; kernel " cwl["int8_kernel"] ")",
+        sprintf("%.1f us (%.0f us)", med("int8_b1_cpu_us"), med("int8_b128_cpu_us")),
+        sprintf("fp32: %.1f us (%.0f us)", med("fp32_b1_cpu_us"), med("fp32_b128_cpu_us")),
+        sprintf("%.2fx (%.2fx)", i1, i128), ">= 1.5x FP32", i1 >= 1.5 ? "yes" : "**no**");
+    row("Sizes on disk, W1: sparse (90%) / int8",
+        sprintf("%s / %s bytes", fmt(cwl["sparse_bytes"]), fmt(cwl["int8_bytes"])),
+        sprintf("fp32: %s bytes", fmt(cwl["fp32_bytes"])),
+        sprintf("%.3f / %.3f", cwl["sparse_size_ratio"], cwl["int8_size_ratio"]), "<= 0.15 / <= 0.26",
+        (cwl["sparse_size_ratio"] <= 0.15 ? "yes" : "**no**") " / " (cwl["int8_size_ratio"] <= 0.26 ? "yes" : "**no**"));
+  } else
+    row("Sparse 90% / INT8 inference and sizes", "not measured: paramlab-bench compressed-w1 failed", "-", "-", ">= 4x / >= 1.5x; >= 1.5x; <= 15% / <= 26%", "-");
+  if (("digits-agp90", "sparse_acc") in dg)
+    row("Exports of digits models (real data): val/acc by `paramlab-cli infer`, size",
+        sprintf("AGP90 sparse %.4f (%s B); QAT int8 %.4f (%s B)", dg["digits-agp90", "sparse_acc"],
+                fmt(dg["digits-agp90", "sparse_bytes"]), dg["digits-qat-int8", "int8_acc"],
+                fmt(dg["digits-qat-int8", "int8_bytes"])),
+        sprintf("fp32 %.4f (%s B); fp32 %.4f (%s B)", dg["digits-agp90", "fp32_acc"],
+                fmt(dg["digits-agp90", "fp32_bytes"]), dg["digits-qat-int8", "fp32_acc"],
+                fmt(dg["digits-qat-int8", "fp32_bytes"])),
+        sprintf("size %.3f / %.3f", dg["digits-agp90", "sparse_bytes"] / dg["digits-agp90", "fp32_bytes"],
+                dg["digits-qat-int8", "int8_bytes"] / dg["digits-qat-int8", "fp32_bytes"]),
+        "report", "-");
   if (("plot", "redraw_ms") in store)
     row("Window: redraw 1,000,000 points: raw curve (slowest mode: smoothed, log, zoom)",
         sprintf("%.1f ms (%.1f ms)", store["plot", "redraw_ms"], store["plot", "redraw_any_ms"]), "-", "-",

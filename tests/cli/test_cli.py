@@ -214,7 +214,7 @@ def divergence_fails_the_run(env):
     p = env.run("run", exp)
     expect(p.returncode == 1 and "diverged" in p.stderr, f"{p.returncode} {p.stderr}")
     s = show(env, 1)
-    expect(s["status"] == "failed" and "diverged" in s["error"], s)
+    expect(s["status"] == "diverged" and "diverged" in s["error"], s)
 
 
 @case

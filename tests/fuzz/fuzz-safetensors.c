@@ -1,13 +1,50 @@
-/* fuzz-safetensors.c: libFuzzer target for the safetensors reader and the JSON
- * parser under it. Built only with clang (see tests/meson.build); run e.g.
+/* fuzz-safetensors.c: fuzz target for the safetensors reader and writer and the
+ * JSON parser under them (see fuzz-common.h and tests/fuzz/meson.build); run e.g.
  *   ./fuzz-safetensors -max_total_time=120 -max_len=4096 corpus/
  * Every input must either load or be refused with a GError; anything else
- * (crash, sanitizer report, leak) is a bug. */
-#include <stdint.h>
-#include <string.h>
-
+ * (crash, sanitizer report, leak) is a bug. A file that loads must write back
+ * through PlSafetensorsWriter and load again to the same tensors. */
+#include "fuzz-common.h"
 #include "pl-json.h"
 #include "pl-safetensors.h"
+
+/* Writes st back through the writer and checks that it reads back the same. */
+static void
+round_trip (const PlSafetensors *st)
+{
+  g_autoptr (GError) error = NULL;
+  PlSafetensorsWriter *w = pl_safetensors_writer_new ();
+  for (guint i = 0; i < pl_safetensors_get_n_tensors (st); i++)
+    {
+      const PlTensorInfo *t = pl_safetensors_get_tensor_at (st, i);
+      g_assert (pl_safetensors_writer_add (w, t->name, t->dtype, t->shape, t->ndim, t->data,
+                                           t->nbytes, &error));
+    }
+  const char **keys = pl_safetensors_get_metadata_keys (st);
+  for (int i = 0; keys[i]; i++)
+    pl_safetensors_writer_set_metadata (w, keys[i], pl_safetensors_get_metadata (st, keys[i]));
+  g_free (keys);
+  const char *path = fuzz_write_file (".safetensors", NULL, 0);
+  gboolean written = pl_safetensors_writer_write (w, path, &error);
+  pl_safetensors_writer_free (w);
+  if (!written)
+    {
+      /* only a header over the limit may be refused */
+      g_assert (strstr (error->message, "more than the limit"));
+      return;
+    }
+  PlSafetensors *back = pl_safetensors_load (path, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (pl_safetensors_get_n_tensors (back), ==, pl_safetensors_get_n_tensors (st));
+  for (guint i = 0; i < pl_safetensors_get_n_tensors (st); i++)
+    {
+      const PlTensorInfo *t = pl_safetensors_get_tensor_at (st, i);
+      const PlTensorInfo *b = pl_safetensors_lookup (back, t->name);
+      g_assert (b != NULL && b->dtype == t->dtype && b->ndim == t->ndim);
+      g_assert (b->nbytes == t->nbytes && memcmp (b->data, t->data, t->nbytes) == 0);
+    }
+  pl_safetensors_free (back);
+}
 
 static void
 touch_json (const PlJson *node)
@@ -58,8 +95,9 @@ touch_json (const PlJson *node)
     }
 }
 
-/* Loads bytes as a safetensors file; every accepted tensor must lie inside it. */
-static void
+/* Loads bytes as a safetensors file; every accepted tensor must lie inside it.
+ * Returns whether it loaded. */
+static gboolean
 load_safetensors (const uint8_t *data, size_t size)
 {
   GError *error = NULL;
@@ -90,15 +128,16 @@ load_safetensors (const uint8_t *data, size_t size)
       for (int i = 0; keys[i]; i++)
         g_assert (pl_safetensors_get_metadata (st, keys[i]) != NULL);
       g_free (keys);
+      round_trip (st);
     }
   else
     g_assert (g_str_has_prefix (error->message, "fuzz: "));
+  gboolean loaded = st != NULL;
   pl_safetensors_free (st);
   g_bytes_unref (bytes);
   g_clear_error (&error);
+  return loaded;
 }
-
-int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -114,7 +153,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
   g_clear_error (&error);
 
   /* the bytes as a safetensors file */
-  load_safetensors (data, size);
+  if (load_safetensors (data, size))
+    fuzz_n_accepted++;
+  else
+    fuzz_n_refused++;
 
   /* the bytes up to the first NUL as the header of a file whose data buffer is
    * the rest: lets the fuzzer mutate the header without keeping the length
