@@ -12,6 +12,9 @@ typedef struct {
   const char *name;
   void (*forward)  (PlNode *node, PlGraph *g);
   void (*backward) (PlNode *node, PlGraph *g);
+  /* bit k: backward can overwrite in[k]'s gradient instead of adding to it
+   * (PL_GRAD_SET, see pl-ops.h) when it is the first to write it */
+  guint can_set;
 } PlNodeClass;
 
 #define NODE_MAX_INPUTS 3
@@ -21,7 +24,15 @@ struct _PlNode {
   PlTensor *out;
   PlTensor *in[NODE_MAX_INPUTS];   /* the tensors whose gradients backward adds to */
   guint zero_first, zero_count;    /* the node's slice of PlGraph.zero_items */
+  guint set_inputs;                /* bit k: overwrite in[k]'s gradient (finalize) */
 };
+
+/* How @node's backward writes the gradient of its input @k. */
+static inline PlGradWrite
+in_write (const PlNode *node, int k)
+{
+  return (node->set_inputs >> k) & 1 ? PL_GRAD_SET : PL_GRAD_ADD;
+}
 
 /* An activation gradient to clear just before the first backward that touches it
  * (see pl_graph_finalize). */
@@ -258,11 +269,12 @@ linear_backward (PlNode *node, PlGraph *g)
 {
   LinearNode *n = (LinearNode *) node;
   int rows = rows_of (n->x, g->batch, n->in);
-  pl_linear_backward (n->x->grad, n->w->grad, n->b ? n->b->grad : NULL,
-                      node->out->grad, n->x->data, n->w->data, rows, n->in, n->out);
+  pl_linear_backward_write (n->x->grad, in_write (node, 0), n->w->grad,
+                            n->b ? n->b->grad : NULL, node->out->grad, n->x->data,
+                            n->w->data, rows, n->in, n->out);
 }
 
-static const PlNodeClass linear_class = { "linear", linear_forward, linear_backward };
+static const PlNodeClass linear_class = { "linear", linear_forward, linear_backward, 1 };
 
 PlTensor *
 pl_graph_linear (PlGraph *g, PlTensor *x, PlTensor *w, PlTensor *b)
@@ -319,21 +331,19 @@ act_backward (PlNode *node, PlGraph *g)
   size_t len = pl_tensor_numel (n->x, g->batch);
   float *dx = n->x->grad;
   const float *dy = node->out->grad, *x = n->x->data, *y = node->out->data;
+  PlGradWrite w = in_write (node, 0);
   switch (n->act)
     {
-    case PL_ACT_RELU: pl_relu_backward (dx, dy, x, y, len); break;
-    case PL_ACT_GELU: pl_gelu_backward (dx, dy, x, y, len); break;
-    case PL_ACT_TANH: pl_tanh_backward (dx, dy, x, y, len); break;
-    case PL_ACT_SIGMOID: pl_sigmoid_backward (dx, dy, x, y, len); break;
-    case PL_ACT_IDENTITY:
-      for (size_t i = 0; i < len; i++)
-        dx[i] += dy[i];
-      break;
+    case PL_ACT_RELU: pl_relu_backward_write (dx, w, dy, x, y, len); break;
+    case PL_ACT_GELU: pl_gelu_backward_write (dx, w, dy, x, y, len); break;
+    case PL_ACT_TANH: pl_tanh_backward_write (dx, w, dy, x, y, len); break;
+    case PL_ACT_SIGMOID: pl_sigmoid_backward_write (dx, w, dy, x, y, len); break;
+    case PL_ACT_IDENTITY: pl_add_backward_write (dx, w, NULL, w, dy, len); break;
     default: g_assert_not_reached ();
     }
 }
 
-static const PlNodeClass act_class = { "activation", act_forward, act_backward };
+static const PlNodeClass act_class = { "activation", act_forward, act_backward, 1 };
 
 PlTensor *
 pl_graph_activation (PlGraph *g, PlTensor *x, PlActivation act)
@@ -410,12 +420,13 @@ layernorm_backward (PlNode *node, PlGraph *g)
 {
   LayerNormNode *n = (LayerNormNode *) node;
   int rows = rows_of (n->x, g->batch, n->c);
-  pl_layernorm_backward (n->x->grad, n->gamma->grad, n->beta->grad, node->out->grad,
-                         n->x->data, n->mean, n->rstd, n->gamma->data, rows, n->c);
+  pl_layernorm_backward_write (n->x->grad, in_write (node, 0), n->gamma->grad,
+                               n->beta->grad, node->out->grad, n->x->data, n->mean,
+                               n->rstd, n->gamma->data, rows, n->c);
 }
 
 static const PlNodeClass layernorm_class = { "layernorm", layernorm_forward,
-                                             layernorm_backward };
+                                             layernorm_backward, 1 };
 
 PlTensor *
 pl_graph_layernorm (PlGraph *g, PlTensor *x, PlTensor *gamma, PlTensor *beta, float eps)
@@ -587,13 +598,14 @@ static void
 attention_backward (PlNode *node, PlGraph *g)
 {
   AttentionNode *n = (AttentionNode *) node;
-  pl_attention_backward (n->q->grad, n->k->grad, n->v->grad, n->datt, node->out->grad,
-                         n->att, n->q->data, n->k->data, n->v->data, g->batch, n->t,
-                         n->heads, n->dh);
+  pl_attention_backward_write (n->q->grad, n->k->grad, n->v->grad, in_write (node, 0),
+                               in_write (node, 1), in_write (node, 2), n->datt,
+                               node->out->grad, n->att, n->q->data, n->k->data,
+                               n->v->data, g->batch, n->t, n->heads, n->dh);
 }
 
 static const PlNodeClass attention_class = { "attention", attention_forward,
-                                             attention_backward };
+                                             attention_backward, 7 };
 
 PlTensor *
 pl_graph_attention (PlGraph *g, PlTensor *q, PlTensor *k, PlTensor *v, int heads)
@@ -635,11 +647,11 @@ static void
 add_backward (PlNode *node, PlGraph *g)
 {
   BinaryNode *n = (BinaryNode *) node;
-  pl_add_backward (n->a->grad, n->b->grad, node->out->grad,
-                   pl_tensor_numel (n->a, g->batch));
+  pl_add_backward_write (n->a->grad, in_write (node, 0), n->b->grad, in_write (node, 1),
+                         node->out->grad, pl_tensor_numel (n->a, g->batch));
 }
 
-static const PlNodeClass add_class = { "add", add_forward, add_backward };
+static const PlNodeClass add_class = { "add", add_forward, add_backward, 3 };
 
 PlTensor *
 pl_graph_add (PlGraph *g, PlTensor *a, PlTensor *b)
@@ -665,11 +677,12 @@ add_bcast_backward (PlNode *node, PlGraph *g)
 {
   BinaryNode *n = (BinaryNode *) node;
   int c = (int) n->b->per_sample;
-  pl_bias_add_backward (n->a->grad, n->b->grad, node->out->grad, g->batch, c, 1);
+  pl_bias_add_backward_write (n->a->grad, in_write (node, 0), n->b->grad, node->out->grad,
+                              g->batch, c, 1);
 }
 
 static const PlNodeClass add_bcast_class = { "add-broadcast", add_bcast_forward,
-                                             add_bcast_backward };
+                                             add_bcast_backward, 1 };
 
 PlTensor *
 pl_graph_add_broadcast (PlGraph *g, PlTensor *x, PlTensor *p)
@@ -795,12 +808,12 @@ mean_tokens_backward (PlNode *node, PlGraph *g)
 {
   UnaryNode *n = (UnaryNode *) node;
   if (n->x->grad)
-    pl_mean_tokens_backward (n->x->grad, node->out->grad, g->batch, n->x->shape[1],
-                             n->x->shape[2]);
+    pl_mean_tokens_backward_write (n->x->grad, in_write (node, 0), node->out->grad,
+                                   g->batch, n->x->shape[1], n->x->shape[2]);
 }
 
 static const PlNodeClass mean_tokens_class = { "mean-tokens", mean_tokens_forward,
-                                               mean_tokens_backward };
+                                               mean_tokens_backward, 1 };
 
 PlTensor *
 pl_graph_mean_tokens (PlGraph *g, PlTensor *x)
@@ -996,8 +1009,11 @@ in_grad_region (PlGraph *g, const float *grad)
  * gradient is cleared just before the first backward in reverse order that adds
  * to it (one of its consumers, or its producer when nothing consumes it), and
  * only for the rows of the current batch. It is then still in cache when that
- * backward adds to it. Reshapes share their source's gradient, so gradients are
- * told apart by address. The loss's gradient is seeded instead. */
+ * backward adds to it. When that first writer is a consumer whose kernel can
+ * overwrite that input's gradient (PlNodeClass.can_set) and no other tensor of
+ * the node shares the gradient, it overwrites it instead (PL_GRAD_SET: the same
+ * bits) and nothing is cleared. Reshapes share their source's gradient, so
+ * gradients are told apart by address. The loss's gradient is seeded instead. */
 static void
 schedule_zeroing (PlGraph *g)
 {
@@ -1009,6 +1025,7 @@ schedule_zeroing (PlGraph *g)
     {
       PlNode *n = g_ptr_array_index (g->nodes, i);
       n->zero_first = g->zero_items->len;
+      n->set_inputs = 0;
       PlTensor *touched[NODE_MAX_INPUTS + 1] = { n->out, n->in[0], n->in[1], n->in[2] };
       for (guint k = 0; k < G_N_ELEMENTS (touched); k++)
         {
@@ -1016,6 +1033,15 @@ schedule_zeroing (PlGraph *g)
           if (!t || !in_grad_region (g, t->grad) || g_hash_table_contains (done, t->grad))
             continue;
           g_hash_table_add (done, t->grad);
+          gboolean shared = FALSE;
+          for (guint j = 0; j < G_N_ELEMENTS (touched); j++)
+            if (j != k && touched[j] && touched[j]->grad == t->grad)
+              shared = TRUE;
+          if (k > 0 && !shared && (n->klass->can_set >> (k - 1)) & 1)
+            {
+              n->set_inputs |= 1u << (k - 1);
+              continue;
+            }
           ZeroItem z = { t->grad, t->per_sample, t->batched };
           g_array_append_val (g->zero_items, z);
         }

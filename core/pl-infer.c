@@ -414,6 +414,20 @@ pl_infer_net_get_density (const PlInferNet *net)
   return all ? nz / all : 0;
 }
 
+PlCsrKernel
+pl_infer_net_get_csr_kernel (const PlInferNet *net)
+{
+  g_return_val_if_fail (net != NULL, PL_CSR_KERNEL_C);
+  const PlCsr *largest = NULL;
+  for (guint i = 0; i < net->layers->len; i++)
+    {
+      const PlCsr *m = g_array_index (net->layers, Layer, i).csr;
+      if (m && (!largest || m->nnz > largest->nnz))
+        largest = m;
+    }
+  return largest ? pl_csr_kernel_best (largest) : PL_CSR_KERNEL_C;
+}
+
 const PlNormalizer *
 pl_infer_net_get_normalizer (const PlInferNet *net)
 {

@@ -6,8 +6,10 @@
  * the I8 weights with the integer kernels of pl-int8-gemm.h, quantizing each
  * layer's input with the exported activation range (<weight>.input_scale,
  * .input_zero_point) or, without one, per row; "sparse" runs the CSR weights of
- * pl-sparse.h. The layers are hidden.{k}.weight/.bias and head.weight/.bias, the
- * activation after each hidden layer is the experiment's [model] activation
+ * pl-sparse.h (1 to 3 rows: row by row, with the AVX-512 tiles built at load
+ * time where the CPU has AVX-512F; more rows: blocks of 16 through all layers).
+ * The layers are hidden.{k}.weight/.bias and head.weight/.bias, the activation
+ * after each hidden layer is the experiment's [model] activation
  * (paramlab.experiment; relu when absent). Any other tensor is an error naming
  * it. */
 #pragma once
@@ -17,6 +19,7 @@
 #include "pl-dataset.h"
 #include "pl-int8-gemm.h"
 #include "pl-safetensors.h"
+#include "pl-sparse.h"
 
 G_BEGIN_DECLS
 
@@ -49,6 +52,10 @@ double        pl_infer_net_get_density      (const PlInferNet *net);
 /* The normalization written with the run (paramlab.normalize.*), or NULL when the
  * file has none. (transfer none) */
 const PlNormalizer *pl_infer_net_get_normalizer (const PlInferNet *net);
+
+/* The SpMV kernel that a sparse net's largest layer runs at 1 to 3 rows
+ * (pl_csr_kernel_best); PL_CSR_KERNEL_C for other formats. */
+PlCsrKernel   pl_infer_net_get_csr_kernel   (const PlInferNet *net);
 
 /* The integer kernel of an int8 net (default: pl_int8_kernel_best ()). */
 void          pl_infer_net_set_int8_kernel  (PlInferNet *net, PlInt8Kernel kernel);

@@ -65,6 +65,25 @@ void     pl_int8_fake_quant_backward (float *dx, const float *dy, const float *x
                                       size_t len, const float *scale,
                                       const int32_t *zero_point, PlInt8Scheme scheme);
 
+/* pl_int8_fake_quant_forward () that also records where the clipped
+ * straight-through estimator passes: in_range[i] = 1 where qmin <=
+ * round_half_even (x / s_c) + z_c <= qmax, 0 where the value was clamped (NaN and
+ * infinities included); y the same bits as pl_int8_fake_quant_forward () gives.
+ * x, y [n_ch, len] (y may be x), in_range [n_ch, len] */
+void     pl_int8_fake_quant_forward_mask  (float *y, uint8_t *in_range, const float *x,
+                                           int n_ch, size_t len, const float *scale,
+                                           const int32_t *zero_point, PlInt8Scheme scheme);
+/* The clipped straight-through estimator from a recorded mask: dx += dy where
+ * in_range[i] != 0, dx unchanged (bit for bit) elsewhere; with the mask of
+ * pl_int8_fake_quant_forward_mask () for x and the same qparams, the same bits as
+ * pl_int8_fake_quant_backward (). dx, dy, in_range [n] */
+void     pl_int8_fake_quant_backward_mask (float *dx, const float *dy,
+                                           const uint8_t *in_range, size_t n);
+/* The two functions above have portable C loops and, where the CPU has
+ * AVX-512F, intrinsics (the default there); both give the same bits. TRUE makes
+ * them use the portable loops, for tests. Not thread-safe: set it before use. */
+void     pl_int8_fake_quant_use_portable  (gboolean portable);
+
 /* Loads an int8 export into @m: I8 tensors are dequantized with their scale and
  * zero point, F32 tensors copied. Every parameter must be present with its shape;
  * a tensor that is neither a parameter nor a parameter's .scale, .zero_point,

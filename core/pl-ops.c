@@ -109,6 +109,27 @@ sum_lanes (const float *x, int n)
 
 /* ---- dense ------------------------------------------------------------------ */
 
+/* db[c] += dy[0, c] + dy[1, c] + ... in row order (as one row at a time would
+ * add them), four rows per pass over db so that db is loaded and stored a
+ * quarter as often; dy [N, C] */
+static void
+col_sums_add (float *restrict db, const float *restrict dy, int N, int C)
+{
+  int n = 0;
+  for (; n + 4 <= N; n += 4)
+    {
+      const float *r0 = dy + (size_t) n * C, *r1 = r0 + C, *r2 = r1 + C, *r3 = r2 + C;
+      for (int c = 0; c < C; c++)
+        db[c] = (((db[c] + r0[c]) + r1[c]) + r2[c]) + r3[c];
+    }
+  for (; n < N; n++)
+    {
+      const float *row = dy + (size_t) n * C;
+      for (int c = 0; c < C; c++)
+        db[c] += row[c];
+    }
+}
+
 void
 pl_linear_forward (float *y, const float *x, const float *w, const float *b, int N,
                    int IN, int OUT)
@@ -137,21 +158,29 @@ void
 pl_linear_backward (float *dx, float *dw, float *db, const float *dy, const float *x,
                     const float *w, int N, int IN, int OUT)
 {
-  if (N <= 0 || OUT <= 0)
+  pl_linear_backward_write (dx, PL_GRAD_ADD, dw, db, dy, x, w, N, IN, OUT);
+}
+
+void
+pl_linear_backward_write (float *dx, PlGradWrite dx_write, float *dw, float *db,
+                          const float *dy, const float *x, const float *w, int N, int IN,
+                          int OUT)
+{
+  if (N <= 0)
     return;
+  if (dx && IN > 0 && dx_write == PL_GRAD_SET && OUT <= 0)
+    memset (dx, 0, (size_t) N * IN * sizeof (float));
+  if (OUT <= 0)
+    return;
+  /* beta 0: OpenBLAS clears C and adds the product, as a cleared dx and beta 1 */
   if (dx && IN > 0)
     cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, N, IN, OUT, 1.0f, dy, OUT, w,
-                 IN, 1.0f, dx, IN);
+                 IN, dx_write == PL_GRAD_SET ? 0.0f : 1.0f, dx, IN);
   if (dw && IN > 0)
     cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, OUT, IN, N, 1.0f, dy, OUT, x,
                  IN, 1.0f, dw, IN);
   if (db)
-    for (int n = 0; n < N; n++)
-      {
-        const float *row = dy + (size_t) n * OUT;
-        for (int o = 0; o < OUT; o++)
-          db[o] += row[o];
-      }
+    col_sums_add (db, dy, N, OUT);
 }
 
 void
@@ -167,22 +196,38 @@ pl_bias_add_forward (float *y, const float *x, const float *b, int N, int C, int
       }
 }
 
+/* dst = (set ? 0 : dst) + src over n values: "0 +" keeps the bits of clearing
+ * and adding (a -0 in src becomes +0 either way) */
+static inline __attribute__ ((always_inline)) void
+write_copy (float *restrict dst, const float *restrict src, size_t n, gboolean set)
+{
+  for (size_t i = 0; i < n; i++)
+    dst[i] = (set ? 0.0f : dst[i]) + src[i];
+}
+
+static void
+add_into (float *restrict dst, PlGradWrite write, const float *restrict src, size_t n)
+{
+  if (write == PL_GRAD_SET)
+    write_copy (dst, src, n, TRUE);
+  else
+    write_copy (dst, src, n, FALSE);
+}
+
 void
 pl_bias_add_backward (float *dx, float *db, const float *dy, int N, int C, int S)
 {
+  pl_bias_add_backward_write (dx, PL_GRAD_ADD, db, dy, N, C, S);
+}
+
+void
+pl_bias_add_backward_write (float *dx, PlGradWrite dx_write, float *db, const float *dy,
+                            int N, int C, int S)
+{
   if (dx)
-    {
-      size_t len = (size_t) N * C * S;
-      for (size_t i = 0; i < len; i++)
-        dx[i] += dy[i];
-    }
+    add_into (dx, dx_write, dy, (size_t) N * C * S);
   if (db && S == 1)
-    for (int n = 0; n < N; n++)
-      {
-        const float *p = dy + (size_t) n * C;
-        for (int c = 0; c < C; c++)
-          db[c] += p[c];
-      }
+    col_sums_add (db, dy, N, C);
   else if (db)
     for (int n = 0; n < N; n++)
       for (int c = 0; c < C; c++)
@@ -198,17 +243,48 @@ pl_relu_forward (float *y, const float *x, size_t n)
     y[i] = x[i] < 0.0f ? 0.0f : x[i];
 }
 
-void
-pl_relu_backward (float *dx, const float *dy, const float *x, const float *y, size_t n)
+/* 0.0f that the compiler cannot see through, so that "zero + v" stays an addition
+ * (a -0 becomes +0, as clearing and adding gives) and is not folded into the
+ * select before it, which GCC would then thread into a branch on the sign */
+static inline float
+opaque_zero (void)
 {
-  if (!dx)
-    return;
+  float z = 0.0f;
+#if defined(__GNUC__) && defined(__x86_64__)
+  __asm__ ("" : "+x" (z));
+#endif
+  return z;
+}
+
+static inline __attribute__ ((always_inline)) void
+relu_backward_loop (float *restrict dx, const float *restrict dy, const float *restrict x,
+                    size_t n, gboolean set)
+{
+  const float zero = opaque_zero ();
   /* both operands loaded unconditionally: a select, not a branch on the sign */
   for (size_t i = 0; i < n; i++)
     {
       float g = dy[i];
-      dx[i] += x[i] > 0.0f ? g : 0.0f;
+      dx[i] = (set ? zero : dx[i]) + (x[i] > 0.0f ? g : 0.0f);
     }
+}
+
+void
+pl_relu_backward (float *dx, const float *dy, const float *x, const float *y, size_t n)
+{
+  pl_relu_backward_write (dx, PL_GRAD_ADD, dy, x, y, n);
+}
+
+void
+pl_relu_backward_write (float *dx, PlGradWrite dx_write, const float *dy, const float *x,
+                        const float *y, size_t n)
+{
+  if (!dx)
+    return;
+  if (dx_write == PL_GRAD_SET)
+    relu_backward_loop (dx, dy, x, n, TRUE);
+  else
+    relu_backward_loop (dx, dy, x, n, FALSE);
 }
 
 /* As torch's vectorized GeluKernel: y = x/2 (1 + erf(x / sqrt 2)). */
@@ -226,11 +302,10 @@ pl_gelu_forward (float *y, const float *x, size_t n)
 /* As torch's GeluBackward: dx += dy (Phi(x) + x phi(x)),
  * Phi(x) = (1 + erf(x / sqrt 2)) / 2, phi(x) = exp(-x^2 / 2) / sqrt(2 pi);
  * exp(-(x / sqrt 2)^2) serves both. */
-PL_VECTOR_CLONES void
-pl_gelu_backward (float *dx, const float *dy, const float *x, const float *y, size_t n)
+static inline __attribute__ ((always_inline)) void
+gelu_backward_loop (float *restrict dx, const float *restrict dy, const float *restrict x,
+                    size_t n, gboolean set)
 {
-  if (!dx)
-    return;
   const float inv_sqrt_2pi = 0.39894228040143267794f;
   for (size_t i = 0; i < n; i++)
     {
@@ -238,8 +313,26 @@ pl_gelu_backward (float *dx, const float *dy, const float *x, const float *y, si
       float e = exp_nonpos (-(u * u));
       float cdf = 0.5f * (1.0f + erf_with_exp (u, e));
       float pdf = inv_sqrt_2pi * e;
-      dx[i] += dy[i] * (cdf + x[i] * pdf);
+      dx[i] = (set ? 0.0f : dx[i]) + dy[i] * (cdf + x[i] * pdf);
     }
+}
+
+PL_VECTOR_CLONES void
+pl_gelu_backward_write (float *dx, PlGradWrite dx_write, const float *dy, const float *x,
+                        const float *y, size_t n)
+{
+  if (!dx)
+    return;
+  if (dx_write == PL_GRAD_SET)
+    gelu_backward_loop (dx, dy, x, n, TRUE);
+  else
+    gelu_backward_loop (dx, dy, x, n, FALSE);
+}
+
+void
+pl_gelu_backward (float *dx, const float *dy, const float *x, const float *y, size_t n)
+{
+  pl_gelu_backward_write (dx, PL_GRAD_ADD, dy, x, y, n);
 }
 
 void
@@ -252,10 +345,18 @@ pl_tanh_forward (float *y, const float *x, size_t n)
 void
 pl_tanh_backward (float *dx, const float *dy, const float *x, const float *y, size_t n)
 {
+  pl_tanh_backward_write (dx, PL_GRAD_ADD, dy, x, y, n);
+}
+
+void
+pl_tanh_backward_write (float *dx, PlGradWrite dx_write, const float *dy, const float *x,
+                        const float *y, size_t n)
+{
   if (!dx)
     return;
+  const gboolean set = dx_write == PL_GRAD_SET;
   for (size_t i = 0; i < n; i++)
-    dx[i] += dy[i] * (1.0f - y[i] * y[i]);
+    dx[i] = (set ? 0.0f : dx[i]) + dy[i] * (1.0f - y[i] * y[i]);
 }
 
 void
@@ -269,10 +370,18 @@ void
 pl_sigmoid_backward (float *dx, const float *dy, const float *x, const float *y,
                      size_t n)
 {
+  pl_sigmoid_backward_write (dx, PL_GRAD_ADD, dy, x, y, n);
+}
+
+void
+pl_sigmoid_backward_write (float *dx, PlGradWrite dx_write, const float *dy,
+                           const float *x, const float *y, size_t n)
+{
   if (!dx)
     return;
+  const gboolean set = dx_write == PL_GRAD_SET;
   for (size_t i = 0; i < n; i++)
-    dx[i] += dy[i] * y[i] * (1.0f - y[i]);
+    dx[i] = (set ? 0.0f : dx[i]) + dy[i] * y[i] * (1.0f - y[i]);
 }
 
 /* ---- losses and softmax --------------------------------------------------------- */
@@ -469,13 +578,24 @@ pl_layernorm_forward (float *y, float *mean, float *rstd, const float *x,
     }
 }
 
-PL_VECTOR_CLONES void
+void
 pl_layernorm_backward (float *dx, float *dgamma, float *dbeta, const float *dy,
                        const float *x, const float *mean, const float *rstd,
                        const float *gamma, int N, int C)
 {
+  pl_layernorm_backward_write (dx, PL_GRAD_ADD, dgamma, dbeta, dy, x, mean, rstd, gamma,
+                               N, C);
+}
+
+PL_VECTOR_CLONES void
+pl_layernorm_backward_write (float *dx, PlGradWrite dx_write, float *dgamma, float *dbeta,
+                             const float *dy, const float *x, const float *mean,
+                             const float *rstd, const float *gamma, int N, int C)
+{
   if (C <= 0)
     return;
+  const gboolean set = dx_write == PL_GRAD_SET;
+  const float zero = opaque_zero ();
   for (int n = 0; n < N; n++)
     {
       const float *xr = x + (size_t) n * C;
@@ -534,13 +654,13 @@ pl_layernorm_backward (float *dx, float *dgamma, float *dbeta, const float *dy,
           {
             float g = dyr[c] * gamma[c];
             float xhat = (xr[c] - m) * r;
-            dxr[c] += r * (g - mean_g - xhat * mean_gx);
+            dxr[c] = (set ? zero : dxr[c]) + r * (g - mean_g - xhat * mean_gx);
           }
       else
         for (c = 0; c < C; c++)
           {
             float xhat = (xr[c] - m) * r;
-            dxr[c] += r * (dyr[c] - mean_g - xhat * mean_gx);
+            dxr[c] = (set ? zero : dxr[c]) + r * (dyr[c] - mean_g - xhat * mean_gx);
           }
     }
 }
@@ -947,10 +1067,25 @@ pl_attention_backward (float *dq, float *dk, float *dv, float *datt, const float
                        const float *att, const float *q, const float *k, const float *v,
                        int N, int T, int H, int Dh)
 {
+  pl_attention_backward_write (dq, dk, dv, PL_GRAD_ADD, PL_GRAD_ADD, PL_GRAD_ADD, datt, dout,
+                               att, q, k, v, N, T, H, Dh);
+}
+
+void
+pl_attention_backward_write (float *dq, float *dk, float *dv, PlGradWrite dq_write,
+                             PlGradWrite dk_write, PlGradWrite dv_write, float *datt,
+                             const float *dout, const float *att, const float *q,
+                             const float *k, const float *v, int N, int T, int H, int Dh)
+{
   if (N <= 0 || T <= 0 || H <= 0 || Dh <= 0)
     return;
   int D = H * Dh;
   float scale = 1.0f / sqrtf ((float) Dh);
+  /* beta 0 for a gradient to overwrite: each (sample, head) writes its own
+   * columns once, so together they cover the whole tensor */
+  const float bq = dq_write == PL_GRAD_SET ? 0.0f : 1.0f;
+  const float bk = dk_write == PL_GRAD_SET ? 0.0f : 1.0f;
+  const float bv = dv_write == PL_GRAD_SET ? 0.0f : 1.0f;
   for (int n = 0; n < N; n++)
     for (int h = 0; h < H; h++)
       {
@@ -958,7 +1093,7 @@ pl_attention_backward (float *dq, float *dk, float *dv, float *datt, const float
         const float *a = att + ((size_t) n * H + h) * T * T;
         if (dv)
           cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, 1.0f, a, T,
-                       dout + off, D, 1.0f, dv + off, D);
+                       dout + off, D, bv, dv + off, D);
         if (!dq && !dk)
           continue;
         cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, dout + off,
@@ -966,10 +1101,10 @@ pl_attention_backward (float *dq, float *dk, float *dv, float *datt, const float
         softmax_backward_rows (datt, a, T, T);
         if (dq)
           cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, scale, datt, T,
-                       k + off, D, 1.0f, dq + off, D);
+                       k + off, D, bq, dq + off, D);
         if (dk)
           cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, scale, datt, T,
-                       q + off, D, 1.0f, dk + off, D);
+                       q + off, D, bk, dk + off, D);
       }
 }
 
@@ -1038,12 +1173,17 @@ pl_add_forward (float *y, const float *a, const float *b, size_t n)
 void
 pl_add_backward (float *da, float *db, const float *dy, size_t n)
 {
+  pl_add_backward_write (da, PL_GRAD_ADD, db, PL_GRAD_ADD, dy, n);
+}
+
+void
+pl_add_backward_write (float *da, PlGradWrite da_write, float *db, PlGradWrite db_write,
+                       const float *dy, size_t n)
+{
   if (da)
-    for (size_t i = 0; i < n; i++)
-      da[i] += dy[i];
+    add_into (da, da_write, dy, n);
   if (db)
-    for (size_t i = 0; i < n; i++)
-      db[i] += dy[i];
+    add_into (db, db_write, dy, n);
 }
 
 void
@@ -1101,8 +1241,16 @@ pl_mean_tokens_forward (float *y, const float *x, int N, int T, int D)
 void
 pl_mean_tokens_backward (float *dx, const float *dy, int N, int T, int D)
 {
+  pl_mean_tokens_backward_write (dx, PL_GRAD_ADD, dy, N, T, D);
+}
+
+void
+pl_mean_tokens_backward_write (float *dx, PlGradWrite dx_write, const float *dy, int N,
+                               int T, int D)
+{
   if (!dx || T <= 0)
     return;
+  const gboolean set = dx_write == PL_GRAD_SET;
   float inv = 1.0f / (float) T;
   for (int n = 0; n < N; n++)
     {
@@ -1111,7 +1259,7 @@ pl_mean_tokens_backward (float *dx, const float *dy, int N, int T, int D)
         {
           float *dxr = dx + ((size_t) n * T + t) * D;
           for (int d = 0; d < D; d++)
-            dxr[d] += g[d] * inv;
+            dxr[d] = (set ? 0.0f : dxr[d]) + g[d] * inv;
         }
     }
 }

@@ -27,6 +27,18 @@
 
 G_BEGIN_DECLS
 
+/* How a `*_backward_write` variant writes an input gradient: PL_GRAD_ADD adds into
+ * it like the plain kernel; PL_GRAD_SET overwrites it with the same bits that
+ * clearing it first and adding would give (each element is written as 0 + value,
+ * so a -0 becomes +0 as it would; the matrix-product kernels pass beta = 0 to
+ * cblas_sgemm, whose small-matrix path may keep a -0 there). The graph uses SET
+ * for the first backward that writes an activation gradient, so that gradient
+ * needs no clearing pass. A SET gradient is written in full for the given sizes. */
+typedef enum {
+  PL_GRAD_ADD,
+  PL_GRAD_SET,
+} PlGradWrite;
+
 /* ---- dense ------------------------------------------------------------------ */
 
 /* y = x W^T + b
@@ -36,12 +48,18 @@ void pl_linear_forward  (float *y, const float *x, const float *w, const float *
 /* dx [N, IN] += dy W;  dW [OUT, IN] += dy^T x;  db [OUT] += sum_n dy[n, :] */
 void pl_linear_backward (float *dx, float *dw, float *db, const float *dy,
                          const float *x, const float *w, int N, int IN, int OUT);
+/* the same with dx written as @dx_write says (dw and db are added to) */
+void pl_linear_backward_write (float *dx, PlGradWrite dx_write, float *dw, float *db,
+                               const float *dy, const float *x, const float *w, int N,
+                               int IN, int OUT);
 
 /* y[n, c, s] = x[n, c, s] + b[c]
  * x, y [N, C, S] (S = 1 for a dense [N, C]), b [C]; y may be x (in place) */
 void pl_bias_add_forward  (float *y, const float *x, const float *b, int N, int C, int S);
 /* dx [N, C, S] += dy;  db[c] += sum_{n,s} dy[n, c, s] */
 void pl_bias_add_backward (float *dx, float *db, const float *dy, int N, int C, int S);
+void pl_bias_add_backward_write (float *dx, PlGradWrite dx_write, float *db,
+                                 const float *dy, int N, int C, int S);
 
 /* ---- activations: y = f(x) elementwise over n values; y may be x -------------- */
 /* Backward: dx += dy * f'(x); each takes both x and y and reads the cheaper one, so
@@ -64,6 +82,15 @@ void pl_tanh_backward    (float *dx, const float *dy, const float *x, const floa
 void pl_sigmoid_forward  (float *y, const float *x, size_t n);
 void pl_sigmoid_backward (float *dx, const float *dy, const float *x, const float *y,
                           size_t n);
+/* the activation backwards with dx written as @dx_write says */
+void pl_relu_backward_write    (float *dx, PlGradWrite dx_write, const float *dy,
+                                const float *x, const float *y, size_t n);
+void pl_gelu_backward_write    (float *dx, PlGradWrite dx_write, const float *dy,
+                                const float *x, const float *y, size_t n);
+void pl_tanh_backward_write    (float *dx, PlGradWrite dx_write, const float *dy,
+                                const float *x, const float *y, size_t n);
+void pl_sigmoid_backward_write (float *dx, PlGradWrite dx_write, const float *dy,
+                                const float *x, const float *y, size_t n);
 
 /* ---- losses and softmax ------------------------------------------------------ */
 
@@ -105,6 +132,11 @@ void pl_layernorm_forward  (float *y, float *mean, float *rstd, const float *x,
 void pl_layernorm_backward (float *dx, float *dgamma, float *dbeta, const float *dy,
                             const float *x, const float *mean, const float *rstd,
                             const float *gamma, int N, int C);
+/* the same with dx written as @dx_write says (dgamma and dbeta are added to) */
+void pl_layernorm_backward_write (float *dx, PlGradWrite dx_write, float *dgamma,
+                                  float *dbeta, const float *dy, const float *x,
+                                  const float *mean, const float *rstd,
+                                  const float *gamma, int N, int C);
 
 /* ---- embedding ------------------------------------------------------------------ */
 
@@ -196,6 +228,12 @@ void pl_attention_forward  (float *out, float *att, const float *q, const float 
 void pl_attention_backward (float *dq, float *dk, float *dv, float *datt,
                             const float *dout, const float *att, const float *q,
                             const float *k, const float *v, int N, int T, int H, int Dh);
+/* the same with each of dq, dk, dv written as its PlGradWrite says */
+void pl_attention_backward_write (float *dq, float *dk, float *dv, PlGradWrite dq_write,
+                                  PlGradWrite dk_write, PlGradWrite dv_write,
+                                  float *datt, const float *dout, const float *att,
+                                  const float *q, const float *k, const float *v, int N,
+                                  int T, int H, int Dh);
 
 /* ---- elementwise and layout ---------------------------------------------------------- */
 
@@ -215,6 +253,8 @@ void pl_mul_cols_backward (float *dx, float *dg, const float *dy, const float *x
 void pl_add_forward  (float *y, const float *a, const float *b, size_t n);
 /* da += dy;  db += dy */
 void pl_add_backward (float *da, float *db, const float *dy, size_t n);
+void pl_add_backward_write (float *da, PlGradWrite da_write, float *db,
+                            PlGradWrite db_write, const float *dy, size_t n);
 
 /* y[n, :] = [a[n, :], b[n, :]];  a [N, A], b [N, B], y [N, A+B]. Serves both a
  * feature concat and a token concat ([N, Ta*D] + [N, Tb*D] -> [N, (Ta+Tb)*D]). */
@@ -226,6 +266,8 @@ void pl_concat_backward (float *da, float *db, const float *dy, int N, int A, in
 void pl_mean_tokens_forward  (float *y, const float *x, int N, int T, int D);
 /* dx[n, t, d] += dy[n, d] / T */
 void pl_mean_tokens_backward (float *dx, const float *dy, int N, int T, int D);
+void pl_mean_tokens_backward_write (float *dx, PlGradWrite dx_write, const float *dy,
+                                    int N, int T, int D);
 
 /* ---- utilities ------------------------------------------------------------------------ */
 

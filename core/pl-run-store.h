@@ -26,7 +26,7 @@ G_BEGIN_DECLS
 
 /* The schema version this code writes (PRAGMA user_version). A database with a
  * larger version is refused; a smaller one is migrated on open. */
-#define PL_RUN_STORE_SCHEMA_VERSION 2
+#define PL_RUN_STORE_SCHEMA_VERSION 3
 
 /* ---- records read from the store ---------------------------------------------- */
 
@@ -92,7 +92,7 @@ typedef struct {
   gint64 step;
   char *path;
   char *kind;              /* "last", "best", "export", ... */
-  char *format;            /* "fp32" or "int8" */
+  char *format;            /* "fp32", "int8" or "sparse" */
   gint64 size_bytes;       /* -1 if unknown */
   char *metric_key;        /* the metric a "best" checkpoint was chosen by, or NULL */
   double metric_value;     /* NAN without metric_key */
@@ -213,7 +213,10 @@ gboolean    pl_run_store_undelete_run (PlRunStore *self, gint64 run_id, GError *
 
 /* Removes the soft-deleted runs and everything recorded for them. Returns how many
  * runs were removed, or -1 with error. If checkpoint_paths is not NULL it receives
- * the paths of their checkpoint files, which the caller may delete: the store never
+ * the paths of their checkpoint files (every one recorded, exports included) and
+ * then of their training-state files (state.safetensors, not recorded in the
+ * store; those that exist, in the run's default checkpoint directory or beside
+ * its last/best checkpoints), which the caller may delete: the store never
  * touches files other than its database. (transfer full) */
 gint64      pl_run_store_purge_deleted (PlRunStore *self, GPtrArray **checkpoint_paths,
                                         GError **error);
@@ -245,8 +248,9 @@ gint64      pl_run_store_add_event    (PlRunStore *self, gint64 run_id, const ch
 /* In sequence order. (transfer full): GPtrArray of PlRunEvent */
 GPtrArray  *pl_run_store_get_events   (PlRunStore *self, gint64 run_id, GError **error);
 
-/* Records a checkpoint file written for the run, stamped now. format is "fp32" or
- * "int8"; size_bytes -1 if unknown; metric_key may be NULL. Returns its id, or 0. */
+/* Records a checkpoint file written for the run, stamped now. format is "fp32",
+ * "int8" or "sparse" (anything else is a PL_ERROR_FAILED error naming the path);
+ * size_bytes -1 if unknown; metric_key may be NULL. Returns its id, or 0. */
 gint64      pl_run_store_add_checkpoint (PlRunStore *self, gint64 run_id, gint64 step,
                                          const char *path, const char *kind,
                                          const char *format, gint64 size_bytes,

@@ -28,6 +28,16 @@
 
 G_BEGIN_DECLS
 
+/* An in-memory copy of a CSR matrix for the AVX-512 SpMV kernel (private to
+ * pl-sparse.c). Rows go in groups of 16 and columns in blocks of 32; a tile is
+ * the part of one group in one block that has non-zeros. Step s of a tile holds,
+ * for each of its 16 rows, the row's s-th non-zero in the block (f32) and its
+ * column within the block (5 bits, four steps' indices in one vector), value 0 for
+ * a row that has fewer; a tile takes as many steps as its fullest row. The kernel
+ * keeps x's block in two registers and, per step, fetches the 16 rows' inputs
+ * with one vpermt2ps and adds them with one FMA into the group's 16 outputs. */
+typedef struct _PlCsrTiles PlCsrTiles;
+
 typedef struct {
   int rows;            /* out features */
   int cols;            /* in features */
@@ -38,6 +48,7 @@ typedef struct {
   int32_t *idx32;      /* [n_stored] columns when cols > 65536, else NULL */
   float *values;       /* [n_stored] */
   float *work;         /* [cols + rows, PL_CSR_BLOCK], 64-byte aligned */
+  PlCsrTiles *tiles;   /* the AVX-512 SpMV layout (below), or NULL */
 } PlCsr;
 
 /* Rows of x per block of the batched path. */
@@ -60,15 +71,15 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (PlCsr, pl_csr_free)
 void     pl_csr_to_dense (const PlCsr *m, float *w);
 
 /* y = x W^T + b; x [n, cols], y [n, rows], b [rows] or NULL. n = 1..3 takes the
- * row-by-row path (SpMV), larger n the blocked path (SpMM: 16 rows of x at a time
- * transposed into m->work, so that each non-zero w_ok adds w_ok * x[:, k] to 16
- * outputs with two vector FMAs, the block staying in L1). Uses m->work: one call
- * at a time per matrix. */
+ * row-by-row path (SpMV, with pl_csr_kernel_best), larger n the blocked path
+ * (SpMM: 16 rows of x at a time transposed into m->work, so that each non-zero
+ * w_ok adds w_ok * x[:, k] to 16 outputs with two vector FMAs, the block staying
+ * in L1). Uses m->work: one call at a time per matrix. */
 void     pl_csr_linear_forward (float *y, const float *x, const PlCsr *m, const float *b,
                                 int n);
 /* The same with the path forced, for tests and benchmarks: @spmm FALSE = SpMV;
- * @simd FALSE = the portable C kernels, TRUE = the AVX2/FMA kernels when the CPU
- * has them (else the portable ones). */
+ * @simd FALSE = the portable C kernels, TRUE = the fastest the CPU and @m have
+ * (SpMV: pl_csr_kernel_best; SpMM: AVX2/FMA, else portable). */
 void     pl_csr_linear_forward_path (float *y, const float *x, const PlCsr *m,
                                      const float *b, int n, gboolean spmm, gboolean simd);
 /* The blocked path on one block in transposed form, for chaining layers without
@@ -82,6 +93,33 @@ void     pl_csr_block_in  (float *xt, const float *x, int nb, int cols);
 void     pl_csr_block_out (float *y, const float *yt, int nb, int rows);
 /* TRUE when the CPU runs the AVX2/FMA kernels. */
 gboolean pl_csr_have_simd (void);
+
+/* Append only: the SpMV (row by row) kernels. */
+typedef enum {
+  PL_CSR_KERNEL_C,       /* portable */
+  PL_CSR_KERNEL_AVX2,    /* CSR, 8 products per FMA, x loaded one value at a time */
+  PL_CSR_KERNEL_AVX512,  /* the tiles (PlCsrTiles): x in registers, 16 rows per FMA */
+} PlCsrKernel;
+
+/* TRUE when the CPU has @kernel's instructions and, for the AVX-512 one, @m has
+ * its tiles. */
+gboolean    pl_csr_kernel_supported (const PlCsr *m, PlCsrKernel kernel);
+/* The kernel pl_csr_linear_forward uses for @m at batch 1..3: AVX-512 when @m has
+ * tiles, else AVX2 when the CPU has it, else C. */
+PlCsrKernel pl_csr_kernel_best      (const PlCsr *m);
+/* "c", "avx2", "avx512". (transfer none) */
+const char *pl_csr_kernel_name      (PlCsrKernel kernel);
+/* Builds @m's tiles when the CPU has AVX-512F (even where they would not pay off:
+ * for tests and measurements); FALSE when it has not. pl_csr_new* build them by
+ * themselves where the kernel is expected to be faster than the AVX2 one. */
+gboolean    pl_csr_build_tiles      (PlCsr *m);
+/* Stored tile slots (16 per step) over non-zeros: the tiles' zero padding, 1.0 =
+ * none; 0 when @m has no tiles. */
+double      pl_csr_tile_padding     (const PlCsr *m);
+/* y [n, rows] = x [n, cols] W^T + b, row by row with @kernel (which must be
+ * supported). Does not use m->work. */
+void        pl_csr_spmv             (float *y, const float *x, const PlCsr *m, const float *b,
+                                     int n, PlCsrKernel kernel);
 
 /* Append only: the index encodings of a sparse export. */
 typedef enum {

@@ -7,6 +7,9 @@
  *                           wake-ups of a 2 ms heartbeat while two runs train
  *                           side by side and the live view draws (goal < 50 ms)
  *
+ * The CPU figure is the process's (all threads, from exec), the wall figure is
+ * from main(); PARAMLAB_DEBUG_STARTUP=1 prints where the time goes (from exec).
+ *
  * Run under a display, e.g.
  *   xvfb-run -a -s "-screen 0 1400x900x24" build/tests/bench-window [EPOCHS]
  * with GSETTINGS_SCHEMA_DIR and PARAMLAB_CLI as tests/meson.build sets them
@@ -131,6 +134,7 @@ main (int    argc,
       char **argv)
 {
   t_start = g_get_monotonic_time ();
+  pl_gui_trace ("main");
   const char *epochs = argc > 1 ? argv[1] : "100";
   char *tmp = pl_test_tmpdir ();
   g_autofree char *db = g_build_filename (tmp, "runs.db", NULL);
@@ -156,6 +160,9 @@ main (int    argc,
     g_main_context_iteration (NULL, TRUE);
   printf ("launch to first frame: %.1f ms (goal < 500 ms), %.1f ms of it on the CPU\n",
           (t_first_frame - t_start) / 1000.0, cpu_first_frame / 1e6);
+  /* GL on Xvfb is Mesa's llvmpipe: its shaders cost ~150 ms of the first frame */
+  printf ("renderer: %s (PARAMLAB_DEBUG_STARTUP=1 prints the milestones)\n",
+          G_OBJECT_TYPE_NAME (gtk_native_get_renderer (GTK_NATIVE (win))));
 
   if (g_str_equal (epochs, "startup"))
     return 0;

@@ -27,34 +27,103 @@ random_masked (GRand *r, int rows, int cols, double density, const int *empty)
   return w;
 }
 
-/* y = x W^T + b in double */
+/* y = x W^T + b in double; bound [n, rows] (nullable) = a bound on the rounding
+ * error of any float summation order of the row's terms, with or without FMA:
+ * (terms + 8) * 2^-24 * (|b| + sum |w x|) (the classical bound of recursive
+ * summation, gamma_n times the sum of magnitudes, with slack for the final
+ * reductions of the vector kernels). */
 static void
-dense_ref (double *y, const float *x, const float *w, const float *b, int n, int rows, int cols)
+dense_ref (double *y, double *bound, const float *x, const float *w, const float *b, int n,
+           int rows, int cols)
 {
   for (int i = 0; i < n; i++)
     for (int o = 0; o < rows; o++)
       {
-        double s = b ? b[o] : 0;
+        double s = b ? b[o] : 0, mag = b ? fabs (b[o]) : 0;
+        int terms = 1;
         for (int k = 0; k < cols; k++)
-          s += (double) x[(gsize) i * cols + k] * w[(gsize) o * cols + k];
+          {
+            double t = (double) x[(gsize) i * cols + k] * w[(gsize) o * cols + k];
+            s += t;
+            mag += fabs (t);
+            terms += w[(gsize) o * cols + k] != 0.0f;
+          }
         y[(gsize) i * rows + o] = s;
+        if (bound)
+          bound[(gsize) i * rows + o] = (terms + 8) * ldexp (1.0, -24) * mag;
       }
 }
 
 typedef struct {
   int rows, cols;
   double density;
-  int empty[4];
+  int empty[4];        /* all-zero rows, -1 ends */
+  int full[4];         /* rows with every column non-zero */
+  int one_block[4];    /* rows whose non-zeros are all 32 columns of [32, 64) */
 } SparseCase;
 
+#define NONE { -1 }
 static const SparseCase sparse_cases[] = {
-  { 17, 33, 0.1, { 0, 5, 16, -1 } },    /* empty first and last rows */
-  { 64, 784, 0.1, { 3, -1 } },          /* W1's first layer shape, narrowed */
-  { 10, 40, 0.0, { -1 } },              /* all zero */
-  { 9, 24, 1.0, { 4, -1 } },            /* dense but one row */
-  { 5, 300, 0.02, { -1 } },             /* long gaps */
-  { 3, 70000, 0.001, { 1, -1 } },       /* columns beyond u16: int32 indices */
+  { 17, 33, 0.1, { 0, 5, 16, -1 }, NONE, NONE },    /* empty first and last rows */
+  { 64, 784, 0.1, { 3, -1 }, NONE, NONE },          /* W1's first layer shape, narrowed */
+  { 10, 40, 0.0, NONE, NONE, NONE },                /* all zero */
+  { 9, 24, 1.0, { 4, -1 }, NONE, NONE },            /* dense but one row */
+  { 5, 300, 0.02, NONE, NONE, NONE },               /* long gaps */
+  { 3, 70000, 0.001, { 1, -1 }, NONE, NONE },       /* columns beyond u16: int32 indices */
+  /* tiles: rows not a multiple of 16, columns not a multiple of 32, full rows, a
+   * row with all its non-zeros in one block (a 32-step tile) */
+  { 37, 100, 0.1, { 2, 36, -1 }, { 0, 17, -1 }, { 5, 33, -1 } },
+  { 16, 64, 0.1, NONE, { 15, -1 }, { 0, -1 } },     /* exact multiples */
+  { 1, 1, 1.0, NONE, NONE, NONE },
+  { 33, 31, 0.3, { 32, -1 }, { 1, -1 }, NONE },
+  { 20, 70, 0.05, { 0, 1, 2, -1 }, NONE, { 19, -1 } },
+  { 48, 512, 0.1, NONE, NONE, NONE },               /* W1's second layer, narrowed */
 };
+
+static gboolean
+listed (const int *list, int o)
+{
+  for (int e = 0; e < 4 && list[e] >= 0; e++)
+    if (list[e] == o)
+      return TRUE;
+  return FALSE;
+}
+
+/* the weight of case @sc */
+static float *
+case_matrix (GRand *r, const SparseCase *sc)
+{
+  float *w = random_masked (r, sc->rows, sc->cols, sc->density, sc->empty);
+  for (int o = 0; o < sc->rows; o++)
+    for (int k = 0; k < sc->cols; k++)
+      {
+        float *v = &w[(gsize) o * sc->cols + k];
+        if (listed (sc->full, o) || (listed (sc->one_block, o) && k >= 32 && k < 64))
+          *v = (float) g_rand_double_range (r, 0.25, 1) * (g_rand_boolean (r) ? 1 : -1);
+        else if (listed (sc->one_block, o))
+          *v = 0;
+      }
+  return w;
+}
+
+/* every SpMV kernel the CPU has: the AVX-512 tiles also where they would not be
+ * chosen (after the other kernels ran on @m as built) */
+static int
+spmv_kernels (PlCsr *m, PlCsrKernel *out)
+{
+  int n = 0;
+  for (int k = PL_CSR_KERNEL_C; k <= PL_CSR_KERNEL_AVX512; k++)
+    {
+      if (k == PL_CSR_KERNEL_AVX512)
+        pl_csr_build_tiles (m);
+      if (pl_csr_kernel_supported (m, k))
+        out[n++] = k;
+      else
+        g_test_message ("SpMV kernel %s: not on this CPU, not tested",
+                        pl_csr_kernel_name (k));
+    }
+  return n;
+}
 
 static void
 test_sparse_equals_dense (void)
@@ -64,45 +133,161 @@ test_sparse_equals_dense (void)
   for (guint c = 0; c < G_N_ELEMENTS (sparse_cases); c++)
     {
       const SparseCase *sc = &sparse_cases[c];
-      g_autofree float *w = random_masked (r, sc->rows, sc->cols, sc->density, sc->empty);
+      g_autofree float *w = case_matrix (r, sc);
       g_autofree float *b = g_new (float, sc->rows);
       for (int o = 0; o < sc->rows; o++)
         b[o] = (float) g_rand_double_range (r, -1, 1);
       g_autoptr (PlCsr) m = pl_csr_new_from_dense (w, sc->rows, sc->cols);
       g_assert_nonnull (m);
       g_assert_true ((m->idx16 != NULL) == (sc->cols <= 65536));
+      /* on a CPU with AVX-512F the tiles are chosen by themselves for W1's
+       * shapes and density */
+      if (c == 1 || sc->rows == 48)
+        {
+          g_autoptr (PlCsr) probe = pl_csr_new_from_dense (w, sc->rows, sc->cols);
+          if (pl_csr_build_tiles (probe))
+            g_assert_cmpint (pl_csr_kernel_best (m), ==, PL_CSR_KERNEL_AVX512);
+        }
       /* round trip to dense is exact */
       g_autofree float *back = g_new (float, (gsize) sc->rows * sc->cols);
       pl_csr_to_dense (m, back);
       g_assert_cmpmem (back, (gsize) sc->rows * sc->cols * 4, w, (gsize) sc->rows * sc->cols * 4);
-      for (guint bi = 0; bi < G_N_ELEMENTS (batches); bi++)
+      for (int pass = 0; pass < 2; pass++)
+        for (guint bi = 0; bi < G_N_ELEMENTS (batches); bi++)
+          {
+            int n = batches[bi];
+            if (sc->cols > 10000 && n > 4)
+              continue;
+            g_autofree float *x = g_new (float, (gsize) n * sc->cols);
+            for (gsize i = 0; i < (gsize) n * sc->cols; i++)
+              x[i] = (float) g_rand_double_range (r, -2, 2);
+            g_autofree double *ref = g_new (double, (gsize) n * sc->rows);
+            g_autofree double *refnb = g_new (double, (gsize) n * sc->rows);
+            g_autofree double *bound = g_new (double, (gsize) n * sc->rows);
+            dense_ref (ref, bound, x, w, b, n, sc->rows, sc->cols);
+            dense_ref (refnb, NULL, x, w, NULL, n, sc->rows, sc->cols);
+            g_autofree float *y = g_new (float, (gsize) n * sc->rows);
+            /* pass 0: the paths of pl_csr_linear_forward_path (with the kernels
+             * chosen for m); pass 1: every SpMV kernel, with and without b */
+            PlCsrKernel kernels[3];
+            int n_k = pass ? spmv_kernels (m, kernels) : 0;
+            int n_runs = pass ? 2 * n_k : 5;
+            for (int run = 0; run < n_runs; run++)
+              {
+                gboolean no_b;
+                memset (y, 0xff, (gsize) n * sc->rows * 4);  /* NaN: every output must be written */
+                if (pass)
+                  {
+                    no_b = run & 1;
+                    pl_csr_spmv (y, x, m, no_b ? NULL : b, n, kernels[run / 2]);
+                  }
+                else if (run < 4)
+                  {
+                    no_b = run == 3;
+                    pl_csr_linear_forward_path (y, x, m, no_b ? NULL : b, n, run & 1, run & 2);
+                  }
+                else
+                  {
+                    no_b = FALSE;
+                    pl_csr_linear_forward (y, x, m, b, n);
+                  }
+                for (gsize i = 0; i < (gsize) n * sc->rows; i++)
+                  {
+                    double want = no_b ? refnb[i] : ref[i];
+                    if (!(fabs (y[i] - want) <= bound[i]))
+                      g_error ("case %u n %d %s %s run %d: y[%zu] = %.9g, dense %.9g (bound %.3g)",
+                               c, n, pass ? "kernel" : "path",
+                               pass ? pl_csr_kernel_name (kernels[run / 2]) : "-", run,
+                               (size_t) i, y[i], want, bound[i]);
+                  }
+              }
+          }
+    }
+}
+
+/* A NaN input reaches every row that has a non-zero at its column and an inf
+ * every such row as inf or NaN, with every kernel; the tiles may spread them to
+ * other rows of the same 16-row group that have a non-zero in the same 32-column
+ * block, or to all its rows when the column is the block's first (0 * NaN or
+ * 0 * inf in the padding); nothing reaches a row with no non-zero in that block
+ * from another column. (Dense sgemv turns every output into NaN.) */
+/* The tiles' steps: the most non-zeros of a row of the group in the block. */
+static void
+test_sparse_tile_steps (void)
+{
+  /* 20 x 70: rows 0..15 hold r % 5 non-zeros in block 0 (4 steps), row 3 one
+   * in block 1 (1 step); row 16 five in block 2, 6 columns wide (5 steps), row
+   * 19 one in block 0 (1 step): 11 steps for 30 + 1 + 5 + 1 non-zeros */
+  const int rows = 20, cols = 70;
+  g_autofree float *w = g_new0 (float, rows * cols);
+  for (int r = 0; r < 16; r++)
+    for (int k = 0; k < r % 5; k++)
+      w[r * cols + 7 * k] = 1.0f + k;
+  w[3 * cols + 40] = -1;
+  for (int k = 64; k < 69; k++)
+    w[16 * cols + k] = 0.5f;
+  w[19 * cols + 31] = 2;
+  g_autoptr (PlCsr) m = pl_csr_new_from_dense (w, rows, cols);
+  if (!pl_csr_build_tiles (m))
+    {
+      g_test_skip ("no AVX-512F");
+      return;
+    }
+  g_assert_cmpfloat_with_epsilon (pl_csr_tile_padding (m), 11.0 * 16 / 37, 1e-12);
+}
+
+static void
+test_sparse_non_finite (void)
+{
+  g_autoptr (GRand) r = g_rand_new_with_seed (5);
+  const int rows = 45, cols = 150, k_nan = 37, k_inf = 100;
+  g_autofree float *w = random_masked (r, rows, cols, 0.15, NULL);
+  g_autofree float *b = g_new (float, rows);
+  g_autofree float *x = g_new (float, cols);
+  for (int o = 0; o < rows; o++)
+    b[o] = (float) g_rand_double_range (r, -1, 1);
+  for (int k = 0; k < cols; k++)
+    x[k] = (float) g_rand_double_range (r, -2, 2);
+  /* every third row has nothing in the blocks of the two columns */
+  for (int o = 0; o < rows; o += 3)
+    for (int k = 0; k < cols; k++)
+      if (k / 32 == k_nan / 32 || k / 32 == k_inf / 32)
+        w[(gsize) o * cols + k] = 0;
+  x[k_nan] = NAN;
+  x[k_inf] = INFINITY;
+  g_autoptr (PlCsr) m = pl_csr_new_from_dense (w, rows, cols);
+  PlCsrKernel kernels[3];
+  int n_k = spmv_kernels (m, kernels);
+  float y[45];
+  for (int i = 0; i < n_k; i++)
+    {
+      pl_csr_spmv (y, x, m, b, 1, kernels[i]);
+      int hit_nan = 0, hit_inf = 0, clean = 0;
+      for (int o = 0; o < rows; o++)
         {
-          int n = batches[bi];
-          if (sc->cols > 10000 && n > 4)
-            continue;
-          g_autofree float *x = g_new (float, (gsize) n * sc->cols);
-          for (gsize i = 0; i < (gsize) n * sc->cols; i++)
-            x[i] = (float) g_rand_double_range (r, -2, 2);
-          g_autofree double *ref = g_new (double, (gsize) n * sc->rows);
-          dense_ref (ref, x, w, b, n, sc->rows, sc->cols);
-          g_autofree float *y = g_new (float, (gsize) n * sc->rows);
-          for (int path = 0; path < 5; path++)
+          const float *wr = w + (gsize) o * cols;
+          gboolean in_block = FALSE;
+          for (int k = 0; k < cols; k++)
+            in_block |= wr[k] != 0 && (k / 32 == k_nan / 32 || k / 32 == k_inf / 32);
+          if (wr[k_nan] != 0)
             {
-              memset (y, 0xff, (gsize) n * sc->rows * 4);  /* NaN: every output must be written */
-              if (path < 4)
-                pl_csr_linear_forward_path (y, x, m, path == 3 ? NULL : b, n, path & 1,
-                                            path & 2);
-              else
-                pl_csr_linear_forward (y, x, m, b, n);
-              for (gsize i = 0; i < (gsize) n * sc->rows; i++)
-                {
-                  double want = path == 3 ? ref[i] - b[i % sc->rows] : ref[i];
-                  if (!(fabs (y[i] - want) <= 1e-4 * (1 + fabs (want))))
-                    g_error ("case %u n %d path %d: y[%zu] = %.9g, dense %.9g", c, n, path,
-                             (size_t) i, y[i], want);
-                }
+              g_assert_true (isnan (y[o]));
+              hit_nan++;
+            }
+          else if (wr[k_inf] != 0)
+            {
+              g_assert_false (isfinite (y[o]));
+              hit_inf++;
+            }
+          else if (!in_block)
+            {
+              g_assert_true (isfinite (y[o]));
+              clean++;
             }
         }
+      g_assert_cmpint (hit_nan, >, 0);
+      g_assert_cmpint (hit_inf, >, 0);
+      g_assert_cmpint (clean, >, 0);
     }
 }
 
@@ -125,7 +310,7 @@ test_sparse_format_round_trip (void)
     for (guint c = 0; c < G_N_ELEMENTS (sparse_cases); c++)
       {
         const SparseCase *sc = &sparse_cases[c];
-        g_autofree float *w = random_masked (r, sc->rows, sc->cols, sc->density, sc->empty);
+        g_autofree float *w = case_matrix (r, sc);
         /* a gap of more than 255 columns inside a row and at its start */
         if (sc->cols > 600)
           {
@@ -473,6 +658,12 @@ test_infer_formats (void)
                                          : (int) (n * G_N_ELEMENTS (batches)));
       if (f == 1)
         g_assert_cmpfloat (fabs (pl_infer_net_get_density (net) - 0.2), <, 0.05);
+      /* the batch-1 sparse kernel is one the CPU has; other formats say C */
+      PlCsrKernel ck = pl_infer_net_get_csr_kernel (net);
+      if (f == 1)
+        g_assert_cmpint (ck, >=, pl_csr_have_simd () ? PL_CSR_KERNEL_AVX2 : PL_CSR_KERNEL_C);
+      else
+        g_assert_cmpint (ck, ==, PL_CSR_KERNEL_C);
       if (f == 2)
         for (int k = PL_INT8_KERNEL_C; k <= PL_INT8_KERNEL_VNNI; k++)
           {
@@ -572,6 +763,8 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add_func ("/core/sparse/equals-dense", test_sparse_equals_dense);
+  g_test_add_func ("/core/sparse/tile-steps", test_sparse_tile_steps);
+  g_test_add_func ("/core/sparse/non-finite", test_sparse_non_finite);
   g_test_add_func ("/core/sparse/format-round-trip", test_sparse_format_round_trip);
   g_test_add_func ("/core/sparse/bad-parts", test_sparse_bad_parts);
   g_test_add_func ("/core/int8/gemm-exact", test_int8_gemm_exact);

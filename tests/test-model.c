@@ -257,6 +257,76 @@ test_no_allocation_in_step (void)
 #endif
 }
 
+/* The graph overwrites an activation gradient in its first writer instead of
+ * clearing it (PL_GRAD_SET) unless another input of that node shares it. A graph
+ * with every such case: a tensor added to itself, a tensor read by two nodes
+ * (residual), self-attention with q = k = v, a reshape sharing its source's
+ * gradient, and attention whose inputs are distinct; checked against finite
+ * differences, at a full and a partial batch, and a second backward without
+ * clearing must add exactly the same gradients again. */
+static void
+test_graph_first_writer (void)
+{
+  enum { B = 3, T = 4, D = 4, IN = T * 2 };
+  PlModelSpec s = small_spec (IN, 3, B);
+  g_autoptr (PlModel) m = pl_model_new ("test", &s);
+  pl_model_add_param (m, "embed.weight", PL_PARAM_WEIGHT, PL_GROUP_BASE, PL_LAYER_DENSE, 2,
+                      (int[]) { D, 2 });
+  pl_model_add_param (m, "embed.bias", PL_PARAM_BIAS, PL_GROUP_BASE, PL_LAYER_DENSE, 1,
+                      (int[]) { D });
+  pl_model_add_param (m, "q.weight", PL_PARAM_WEIGHT, PL_GROUP_BASE, PL_LAYER_DENSE, 2,
+                      (int[]) { D, D });
+  pl_model_add_param (m, "ln.weight", PL_PARAM_NORM, PL_GROUP_BASE, PL_LAYER_NORM, 1,
+                      (int[]) { D });
+  pl_model_add_param (m, "ln.bias", PL_PARAM_NORM, PL_GROUP_BASE, PL_LAYER_NORM, 1,
+                      (int[]) { D });
+  pl_model_add_param (m, "head.weight", PL_PARAM_WEIGHT, PL_GROUP_TASK, PL_LAYER_DENSE, 2,
+                      (int[]) { 3, D });
+  pl_model_add_param (m, "head.bias", PL_PARAM_BIAS, PL_GROUP_TASK, PL_LAYER_DENSE, 1,
+                      (int[]) { 3 });
+  g_autoptr (GError) error = NULL;
+  g_assert_true (pl_model_finalize_params (m, &error));
+  pl_model_init_default (m, 5);
+  PlGraph *g = pl_graph_new (B, 1);
+  PlTensor *p[7];
+  for (guint i = 0; i < 7; i++)
+    p[i] = pl_model_param_tensor (m, g, pl_model_get_param (m, i));
+  PlTensor *input = pl_graph_input (g, "input", 1, (int[]) { IN });
+  PlTensor *x = pl_graph_reshape (g, input, 2, (int[]) { T, 2 });
+  PlTensor *h = pl_graph_linear (g, x, p[0], p[1]);            /* [B, T, D] */
+  PlTensor *a = pl_graph_activation (g, h, PL_ACT_GELU);
+  PlTensor *twice = pl_graph_add (g, a, a);                    /* shared inside one node */
+  PlTensor *self = pl_graph_attention (g, twice, twice, twice, 2);  /* q = k = v */
+  PlTensor *q = pl_graph_linear (g, h, p[2], NULL);            /* h read three times */
+  PlTensor *att = pl_graph_attention (g, q, a, h, 2);
+  PlTensor *r = pl_graph_add (g, att, self);
+  PlTensor *flat = pl_graph_reshape (g, r, 1, (int[]) { T * D });
+  PlTensor *back = pl_graph_reshape (g, flat, 2, (int[]) { T, D });
+  PlTensor *n = pl_graph_layernorm (g, back, p[3], p[4], 1e-5f);
+  PlTensor *r2 = pl_graph_add (g, n, h);
+  PlTensor *mean = pl_graph_mean_tokens (g, r2);
+  PlTensor *logits = pl_graph_linear (g, mean, p[5], p[6]);
+  g_assert_true (pl_model_finish_graph (m, g, input, logits, &error));
+  g_assert_no_error (error);
+  for (int batch = B; batch >= B - 1; batch--)
+    {
+      fill_batch (m, batch, 3, 11 + batch);
+      check_model_gradients (m, batch);
+      /* accumulation: a second backward adds the same again */
+      size_t nf = pl_model_get_n_floats (m);
+      pl_model_zero_grads (m);
+      pl_graph_forward (g, batch, TRUE);
+      pl_graph_backward (g);
+      float *once = g_memdup2 (pl_model_get_grads (m), nf * sizeof (float));
+      pl_graph_forward (g, batch, TRUE);
+      pl_graph_backward (g);
+      const float *grads = pl_model_get_grads (m);
+      for (size_t i = 0; i < nf; i++)
+        pl_assert_close (grads[i], 2.0 * once[i], 1e-6, 1e-5);
+      g_free (once);
+    }
+}
+
 static void
 test_sgd_momentum_matches_formula (void)
 {
@@ -404,6 +474,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/model/attention/gradients", test_attention_gradients);
   g_test_add_func ("/core/model/attention/bad-tokens", test_attention_bad_tokens);
   g_test_add_func ("/core/model/no-allocation-in-step", test_no_allocation_in_step);
+  g_test_add_func ("/core/model/graph/first-writer", test_graph_first_writer);
   g_test_add_func ("/core/optim/sgd", test_sgd_momentum_matches_formula);
   g_test_add_func ("/core/optim/adam", test_adam_matches_formula);
   g_test_add_func ("/core/optim/frozen-and-masked", test_frozen_and_masked);

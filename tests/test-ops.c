@@ -1518,6 +1518,215 @@ test_all_finite (void)
   g_free (x);
 }
 
+/* ---- first-writer variants (PL_GRAD_SET / PL_GRAD_ADD) ----------------------
+ * Each *_backward_write kernel against its plain kernel: with PL_GRAD_ADD into a
+ * non-zero gradient it must give the same bits; with PL_GRAD_SET into a gradient
+ * full of NaNs it must give what clearing and adding gives (equal as floats: the
+ * product kernels may keep a -0 where clearing and adding gives +0), every
+ * element written. The finite-difference checks of the plain kernels above cover
+ * the maths. */
+
+typedef void (*WriteCall) (float *dx, PlGradWrite w, gboolean plain, const float *in,
+                           gpointer ctx);
+
+typedef struct {
+  const char *name;
+  size_t n;         /* gradient elements */
+  size_t n_in;      /* elements of the input buffer (random) */
+  WriteCall call;
+} WriteCase;
+
+enum { WN = 5, WT = 4, WH = 2, WDH = 3, WIN = 7, WOUT = 6, WC = 9 };
+
+static void
+call_relu (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  size_t n = WN * WC;
+  if (plain)
+    pl_relu_backward (dx, in, in + n, NULL, n);
+  else
+    pl_relu_backward_write (dx, w, in, in + n, NULL, n);
+}
+
+static void
+call_gelu (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  size_t n = WN * WC;
+  if (plain)
+    pl_gelu_backward (dx, in, in + n, NULL, n);
+  else
+    pl_gelu_backward_write (dx, w, in, in + n, NULL, n);
+}
+
+static void
+call_tanh (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  size_t n = WN * WC;
+  if (plain)
+    pl_tanh_backward (dx, in, NULL, in + n, n);
+  else
+    pl_tanh_backward_write (dx, w, in, NULL, in + n, n);
+}
+
+static void
+call_sigmoid (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  size_t n = WN * WC;
+  if (plain)
+    pl_sigmoid_backward (dx, in, NULL, in + n, n);
+  else
+    pl_sigmoid_backward_write (dx, w, in, NULL, in + n, n);
+}
+
+static void
+call_linear (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  /* dy [N, OUT], x [N, IN], W [OUT, IN]; dW and db are added to in both forms */
+  float *dwb = ctx;
+  const float *dy = in, *x = in + WN * WOUT, *wt = x + WN * WIN;
+  if (plain)
+    pl_linear_backward (dx, dwb, dwb + WOUT * WIN, dy, x, wt, WN, WIN, WOUT);
+  else
+    pl_linear_backward_write (dx, w, dwb, dwb + WOUT * WIN, dy, x, wt, WN, WIN, WOUT);
+}
+
+static void
+call_layernorm (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  float *dgb = ctx;
+  const float *dy = in, *x = in + WN * WC, *gamma = x + WN * WC;
+  float mean[WN], rstd[WN], y[WN * WC];
+  pl_layernorm_forward (y, mean, rstd, x, gamma, NULL, WN, WC, 1e-5f);
+  if (plain)
+    pl_layernorm_backward (dx, dgb, dgb + WC, dy, x, mean, rstd, gamma, WN, WC);
+  else
+    pl_layernorm_backward_write (dx, w, dgb, dgb + WC, dy, x, mean, rstd, gamma, WN, WC);
+}
+
+/* the gradient is [3, N, T, H*Dh]: dq, dk, dv; all three SET or all ADD */
+static void
+call_attention (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  size_t m = (size_t) WN * WT * WH * WDH;
+  const float *dout = in, *q = in + m, *k = q + m, *v = k + m;
+  float att[WN * WH * WT * WT], out[WN * WT * WH * WDH], datt[WT * WT];
+  pl_attention_forward (out, att, q, k, v, NULL, WN, WT, WH, WDH);
+  if (plain)
+    pl_attention_backward (dx, dx + m, dx + 2 * m, datt, dout, att, q, k, v, WN, WT, WH,
+                           WDH);
+  else
+    pl_attention_backward_write (dx, dx + m, dx + 2 * m, w, w, w, datt, dout, att, q, k, v,
+                                 WN, WT, WH, WDH);
+}
+
+/* the gradient is [2, n]: da, db */
+static void
+call_add (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  size_t n = WN * WC;
+  if (plain)
+    pl_add_backward (dx, dx + n, in, n);
+  else
+    pl_add_backward_write (dx, w, dx + n, w, in, n);
+}
+
+static void
+call_bias_add (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  float *db = ctx;
+  if (plain)
+    pl_bias_add_backward (dx, db, in, WN, WC, 1);
+  else
+    pl_bias_add_backward_write (dx, w, db, in, WN, WC, 1);
+}
+
+static void
+call_mean_tokens (float *dx, PlGradWrite w, gboolean plain, const float *in, gpointer ctx)
+{
+  if (plain)
+    pl_mean_tokens_backward (dx, in, WN, WT, WC);
+  else
+    pl_mean_tokens_backward_write (dx, w, in, WN, WT, WC);
+}
+
+static const WriteCase write_cases[] = {
+  { "relu", WN * WC, 2 * WN * WC, call_relu },
+  { "gelu", WN * WC, 2 * WN * WC, call_gelu },
+  { "tanh", WN * WC, 2 * WN * WC, call_tanh },
+  { "sigmoid", WN * WC, 2 * WN * WC, call_sigmoid },
+  { "linear", WN * WIN, WN * WOUT + WN * WIN + WOUT * WIN, call_linear },
+  { "layernorm", WN * WC, 3 * WN * WC, call_layernorm },
+  { "attention", 3 * WN * WT * WH * WDH, 4 * WN * WT * WH * WDH, call_attention },
+  { "add", 2 * WN * WC, WN * WC, call_add },
+  { "bias-add", WN * WC, WN * WC, call_bias_add },
+  { "mean-tokens", WN * WT * WC, WN * WC, call_mean_tokens },
+};
+
+static void
+test_backward_write (gconstpointer data)
+{
+  const WriteCase *c = data;
+  PlRng r;
+  pl_rng_init (&r, 1234);
+  float *in = g_new (float, c->n_in);
+  for (size_t i = 0; i < c->n_in; i++)
+    in[i] = (float) pl_rng_normal (&r);
+  in[0] = 0.0f;  /* a kink and a zero gradient element */
+  float *ref = g_new (float, c->n), *got = g_new (float, c->n);
+  /* parameter gradients the kernels add to (both forms must add the same) */
+  float ctx_ref[WOUT * WIN + WOUT + WC * 2] = { 0 }, ctx_got[G_N_ELEMENTS (ctx_ref)] = { 0 };
+
+  /* ADD into a non-zero gradient: the plain kernel's bits */
+  for (size_t i = 0; i < c->n; i++)
+    ref[i] = got[i] = (float) pl_rng_uniform (&r) - 0.5f;
+  c->call (ref, PL_GRAD_ADD, TRUE, in, ctx_ref);
+  c->call (got, PL_GRAD_ADD, FALSE, in, ctx_got);
+  g_assert_cmpmem (ref, c->n * sizeof (float), got, c->n * sizeof (float));
+  g_assert_cmpmem (ctx_ref, sizeof ctx_ref, ctx_got, sizeof ctx_got);
+
+  /* SET over NaNs: cleared-and-added, every element written */
+  memset (ref, 0, c->n * sizeof (float));
+  for (size_t i = 0; i < c->n; i++)
+    got[i] = NAN;
+  c->call (ref, PL_GRAD_ADD, TRUE, in, ctx_ref);
+  c->call (got, PL_GRAD_SET, FALSE, in, ctx_got);
+  for (size_t i = 0; i < c->n; i++)
+    if (!(got[i] == ref[i]))
+      g_error ("%s: SET element %zu is %.9g, clear + add gives %.9g", c->name, i, got[i],
+               ref[i]);
+  g_assert_cmpmem (ctx_ref, sizeof ctx_ref, ctx_got, sizeof ctx_got);
+  g_free (in);
+  g_free (ref);
+  g_free (got);
+}
+
+/* The bias gradient adds the rows in row order (as one row at a time would), so
+ * its bits do not depend on how many rows a pass takes: against a plain loop,
+ * for row counts around the block of four. */
+static void
+test_bias_grad_order (void)
+{
+  enum { C = 11, MAXN = 9 };
+  PlRng r;
+  pl_rng_init (&r, 77);
+  float dy[MAXN * C];
+  for (int i = 0; i < MAXN * C; i++)
+    dy[i] = (float) pl_rng_normal (&r) * (i % 3 ? 1.0f : 1e-4f);
+  for (int n = 1; n <= MAXN; n++)
+    {
+      float ref[C], lin[C], bias[C];
+      for (int c = 0; c < C; c++)
+        ref[c] = lin[c] = bias[c] = 0.25f * c - 1.0f;
+      for (int k = 0; k < n; k++)
+        for (int c = 0; c < C; c++)
+          ref[c] += dy[k * C + c];
+      pl_linear_backward (NULL, NULL, lin, dy, NULL, NULL, n, 3, C);
+      pl_bias_add_backward (NULL, bias, dy, n, C, 1);
+      g_assert_cmpmem (ref, sizeof ref, lin, sizeof lin);
+      g_assert_cmpmem (ref, sizeof ref, bias, sizeof bias);
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1543,5 +1752,12 @@ main (int argc, char **argv)
   g_test_add_func ("/core/ops/conv2d/out-size", test_conv_out_size);
   g_test_add_func ("/core/ops/argmax-rows", test_argmax_rows);
   g_test_add_func ("/core/ops/all-finite", test_all_finite);
+  g_test_add_func ("/core/ops/linear/bias-grad-order", test_bias_grad_order);
+  for (guint i = 0; i < G_N_ELEMENTS (write_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/core/ops/%s/backward-write",
+                                               write_cases[i].name);
+      g_test_add_data_func (path, &write_cases[i], test_backward_write);
+    }
   return g_test_run ();
 }

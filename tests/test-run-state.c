@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include <glib/gstdio.h>
+
 #include "paramlab.h"
 #include "pl-test-util.h"
 
@@ -333,6 +335,52 @@ test_refused (void)
   pl_experiment_unref (e2);
 }
 
+/* Purging a deleted run hands out its training state with its checkpoints: the
+ * engine's own state path (pl_run_get_state_path ()), so that a caller that
+ * deletes the files handed out leaves no resume state behind. */
+static void
+test_purge (void)
+{
+  g_autoptr (GError) error = NULL;
+  g_autofree char *db = g_build_filename (pl_test_tmpdir (), "purge", "runs.db", NULL);
+  g_autofree char *text = small_text ("16", "epochs=2\noptimizer=sgd\nlr=0.05\n");
+  g_autoptr (PlRunStore) store = pl_run_store_open (db, &error);
+  g_assert_no_error (error);
+
+  PlExperiment *e1, *e2;
+  g_autoptr (PlRun) kept = new_run (text, store, &e1);
+  g_autoptr (PlRun) gone = new_run (text, store, &e2);
+  PlRunHooks hooks = { .name = "test-stop", .after_step = stop_after };
+  pl_run_add_hooks (kept, &hooks, GINT_TO_POINTER (50), NULL);
+  pl_run_add_hooks (gone, &hooks, GINT_TO_POINTER (50), NULL);
+  g_assert_true (pl_run_execute (kept, &error) && pl_run_execute (gone, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (pl_run_get_status (gone), ==, "stopped");
+  g_autofree char *state = pl_run_get_state_path (gone);
+  g_autofree char *kept_state = pl_run_get_state_path (kept);
+  g_assert_true (g_file_test (state, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_file_test (kept_state, G_FILE_TEST_IS_REGULAR));
+
+  g_assert_true (pl_run_store_delete_run (store, pl_run_get_id (gone), &error));
+  g_autoptr (GPtrArray) paths = NULL;
+  g_assert_cmpint (pl_run_store_purge_deleted (store, &paths, &error), ==, 1);
+  g_assert_no_error (error);
+  gboolean found = FALSE;
+  for (guint i = 0; i < paths->len; i++)
+    {
+      const char *p = g_ptr_array_index (paths, i);
+      g_assert_cmpstr (p, !=, kept_state);
+      if (g_str_equal (p, state))
+        found = TRUE;
+      g_assert_cmpint (g_remove (p), ==, 0);
+    }
+  g_assert_true (found);
+  g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
+  g_assert_true (g_file_test (kept_state, G_FILE_TEST_IS_REGULAR));
+  pl_experiment_unref (e1);
+  pl_experiment_unref (e2);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -355,5 +403,6 @@ main (int argc, char **argv)
       g_test_add_data_func (path, &cases[i], test_resume);
     }
   g_test_add_func ("/core/run-state/refused", test_refused);
+  g_test_add_func ("/core/run-state/purge", test_purge);
   return g_test_run ();
 }

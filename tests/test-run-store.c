@@ -386,12 +386,23 @@ test_plugins_events_checkpoints (void)
   g_assert_cmpint (pl_run_store_add_checkpoint (store, id, 1, "/x", "last", "fp16", 1, NULL, 0,
                                                 &error), ==, 0);
   g_assert_error (error, PL_ERROR, PL_ERROR_FAILED);
-  g_assert_nonnull (strstr (error->message, "fp16"));
+  g_assert_nonnull (strstr (error->message, "'/x'"));
+  g_assert_nonnull (strstr (error->message, "format 'fp16' is not 'fp32', 'int8' or 'sparse'"));
   g_clear_error (&error);
+  /* a sparse export (schema version 3) */
+  gint64 c3 = pl_run_store_add_checkpoint (store, id, 900, "/out/model-sparse.safetensors",
+                                           "export", "sparse", 4321, NULL, 0, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (c3, >, c2);
 
   g_autoptr (GPtrArray) cks = pl_run_store_list_checkpoints (store, id, &error);
   g_assert_no_error (error);
-  g_assert_cmpuint (cks->len, ==, 2);
+  g_assert_cmpuint (cks->len, ==, 3);
+  PlCheckpointInfo *k2 = g_ptr_array_index (cks, 2);
+  g_assert_cmpint (k2->id, ==, c3);
+  g_assert_cmpstr (k2->kind, ==, "export");
+  g_assert_cmpstr (k2->format, ==, "sparse");
+  g_assert_cmpint (k2->size_bytes, ==, 4321);
   PlCheckpointInfo *k0 = g_ptr_array_index (cks, 0), *k1 = g_ptr_array_index (cks, 1);
   g_assert_cmpint (k0->id, ==, c2); /* by step */
   g_assert_cmpint (k0->step, ==, 100);
@@ -445,13 +456,50 @@ test_delete_undo_purge (void)
   g_assert_error (error, PL_ERROR, PL_ERROR_NOT_FOUND);
   g_clear_error (&error);
 
+  /* training states (resume) are not recorded: the purge finds them where the
+   * engine writes them, <store dir>/checkpoints/run-<id>/state.safetensors, and
+   * beside the run's last/best checkpoints when those are elsewhere; the state of
+   * the run that is kept is not handed out */
+  g_autofree char *db_dir = g_path_get_dirname (path);
+  g_autofree char *gone_leaf = g_strdup_printf ("run-%" G_GINT64_FORMAT, gone);
+  g_autofree char *keep_leaf = g_strdup_printf ("run-%" G_GINT64_FORMAT, keep);
+  g_autofree char *gone_state = g_build_filename (db_dir, "checkpoints", gone_leaf,
+                                                  "state.safetensors", NULL);
+  g_autofree char *keep_state = g_build_filename (db_dir, "checkpoints", keep_leaf,
+                                                  "state.safetensors", NULL);
+  g_autofree char *other_dir = g_build_filename (db_dir, "elsewhere", NULL);
+  g_autofree char *other_last = g_build_filename (other_dir, "last.safetensors", NULL);
+  g_autofree char *other_state = g_build_filename (other_dir, "state.safetensors", NULL);
+  const char *files[] = { gone_state, keep_state, other_state };
+  for (guint i = 0; i < G_N_ELEMENTS (files); i++)
+    {
+      g_autofree char *dir = g_path_get_dirname (files[i]);
+      g_assert_cmpint (g_mkdir_with_parents (dir, 0700), ==, 0);
+      g_assert_true (g_file_set_contents (files[i], "state", -1, &error));
+    }
+  g_assert_cmpint (pl_run_store_add_checkpoint (store, gone, 0, other_last, "last", "fp32", 10,
+                                                NULL, 0, &error), >, 0);
+  /* an export elsewhere does not make its directory's state.safetensors the run's */
+  g_autofree char *export_dir = g_build_filename (db_dir, "exports", NULL);
+  g_autofree char *export_state = g_build_filename (export_dir, "state.safetensors", NULL);
+  g_autofree char *export_file = g_build_filename (export_dir, "model.safetensors", NULL);
+  g_assert_cmpint (g_mkdir_with_parents (export_dir, 0700), ==, 0);
+  g_assert_true (g_file_set_contents (export_state, "state", -1, &error));
+  g_assert_cmpint (pl_run_store_add_checkpoint (store, gone, 0, export_file, "export", "sparse",
+                                                10, NULL, 0, &error), >, 0);
+
   g_assert_true (pl_run_store_delete_run (store, gone, &error));
   GPtrArray *paths = NULL;
   g_assert_cmpint (pl_run_store_purge_deleted (store, &paths, &error), ==, 1);
   g_assert_no_error (error);
-  g_assert_cmpuint (paths->len, ==, 1);
+  g_assert_cmpuint (paths->len, ==, 5);
   g_assert_cmpstr (g_ptr_array_index (paths, 0), ==, "/ck/gone.safetensors");
+  g_assert_cmpstr (g_ptr_array_index (paths, 1), ==, other_last);
+  g_assert_cmpstr (g_ptr_array_index (paths, 2), ==, export_file);
+  g_assert_cmpstr (g_ptr_array_index (paths, 3), ==, gone_state);
+  g_assert_cmpstr (g_ptr_array_index (paths, 4), ==, other_state);
   g_ptr_array_unref (paths);
+  g_assert_true (g_file_test (keep_state, G_FILE_TEST_EXISTS)); /* the store deletes no file */
 
   g_assert_null (pl_run_store_get_run (store, gone, &error));
   g_assert_error (error, PL_ERROR, PL_ERROR_NOT_FOUND);
@@ -532,6 +580,65 @@ static double
 point_value (guint key, gint64 step)
 {
   return sin (0.001 * step + key) * (key + 1) + 1e-9 * step;
+}
+
+/* Points logged again before the writer stored them: the same (run, key, step)
+ * three times in one transaction (a few thousand points, all in one chunk), two
+ * runs and five keys interleaved, the repeats in reverse step order, so that
+ * equal points meet in one multi-row INSERT and across them. The last value
+ * logged must win, for every point. */
+static double
+repeated_value (int round, gint64 run, guint key, gint64 step)
+{
+  return round * 1000.0 + run * 100.0 + key * 10.0 + step * 1e-3;
+}
+
+static void
+test_metrics_repeated_points (void)
+{
+  static const char *keys[] = { "val/acc", "train/loss", "lr", "sparsity/total", "gate/active" };
+  const gint64 n_steps = 100;
+  g_autofree char *path = store_path ("repeated");
+  g_autoptr (PlRunStore) store = open_store (path);
+  g_autoptr (GError) error = NULL;
+  gint64 runs[2] = { new_run (store, "a", "digits"), new_run (store, "b", "digits") };
+
+  for (gint64 step = 0; step < n_steps; step++)
+    for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+      for (guint r = 0; r < 2; r++)
+        g_assert_true (pl_run_store_log_metric (store, runs[r], keys[k], step,
+                                                repeated_value (1, r, k, step)));
+  for (gint64 step = n_steps - 1; step >= 0; step--)
+    for (guint r = 0; r < 2; r++)
+      for (guint k = G_N_ELEMENTS (keys); k-- > 0;)
+        g_assert_true (pl_run_store_log_metric (store, runs[r], keys[k], step,
+                                                repeated_value (2, r, k, step)));
+  for (gint64 step = 0; step < n_steps; step += 2)
+    for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+      for (guint r = 0; r < 2; r++)
+        g_assert_true (pl_run_store_log_metric (store, runs[r], keys[k], step,
+                                                repeated_value (3, r, k, step)));
+  g_assert_true (pl_run_store_flush (store, &error));
+  g_assert_no_error (error);
+
+  g_assert_cmpint (raw_int (path, "SELECT count(*) FROM metrics"), ==,
+                   2 * G_N_ELEMENTS (keys) * n_steps);
+  for (guint r = 0; r < 2; r++)
+    for (guint k = 0; k < G_N_ELEMENTS (keys); k++)
+      {
+        g_autoptr (PlSeries) s = pl_run_store_get_metric (store, runs[r], keys[k], &error);
+        g_assert_no_error (error);
+        g_assert_cmpuint (s->steps->len, ==, n_steps);
+        for (gint64 i = 0; i < n_steps; i++)
+          {
+            double expected = repeated_value (i % 2 == 0 ? 3 : 2, r, k, i);
+            g_assert_cmpint (g_array_index (s->steps, gint64, i), ==, i);
+            if (g_array_index (s->values, double, i) != expected)
+              g_error ("run %" G_GINT64_FORMAT " %s step %" G_GINT64_FORMAT ": %.17g, expected "
+                       "the last value logged, %.17g", runs[r], keys[k], i,
+                       g_array_index (s->values, double, i), expected);
+          }
+      }
 }
 
 static void
@@ -940,6 +1047,7 @@ main (int argc, char **argv)
   g_test_add_func ("/store/run-store/runs/delete-undo-purge", test_delete_undo_purge);
   g_test_add_func ("/store/run-store/runs/list-filter", test_list_filter);
   g_test_add_func ("/store/run-store/metrics/log-readback", test_metrics_log_readback);
+  g_test_add_func ("/store/run-store/metrics/repeated-points", test_metrics_repeated_points);
   g_test_add_func ("/store/run-store/metrics/threads", test_metrics_threads);
   g_test_add_func ("/store/run-store/metrics/visible-without-flush",
                    test_metrics_visible_without_flush);

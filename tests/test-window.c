@@ -780,6 +780,218 @@ test_export (void)
   gtk_window_destroy (GTK_WINDOW (dialog));
 }
 
+/* ---- statuses and resume ----------------------------------------------------------- */
+
+static char *
+preset_path (void)
+{
+  return g_build_filename (pl_application_get_data_dir (), "experiments", "digits-mlp.ini", NULL);
+}
+
+static const char *
+cli (void)
+{
+  return pl_run_manager_get_cli_path (pl_application_get_run_manager (app));
+}
+
+/* The id of the newest run in the store. */
+static gint64
+newest_run_id (void)
+{
+  g_autoptr (GPtrArray) runs = pl_run_store_list_runs (store (), NULL, FALSE, NULL);
+  g_assert_nonnull (runs);
+  g_assert_cmpuint (runs->len, >, 0);
+  gint64 id = 0;
+  for (guint i = 0; i < runs->len; i++)
+    id = MAX (id, ((PlRunInfo *) g_ptr_array_index (runs, i))->id);
+  return id;
+}
+
+/* Checks that run @id shows @status with its label and @icon in its sidebar
+ * row and in the live view. */
+static void
+check_status_shown (gint64      id,
+                    const char *status,
+                    const char *icon)
+{
+  _pl_window_refresh (win);
+  PlRunItem *item = sidebar_item (id);
+  g_assert_nonnull (item);
+  g_assert_cmpstr (pl_run_item_get_status (item), ==, status);
+  _pl_window_select_runs (win, &id, 1);
+  _pl_window_set_page (win, "run");
+  settle (0.3);
+  const char *label = pl_run_status_label (status);
+  /* a word for people, not the store's spelling */
+  g_assert_cmpstr (label, !=, status);
+  g_assert_cmpstr (pl_run_status_icon_name (status), ==, icon);
+  const char *row_icon = NULL, *row_tooltip = NULL;
+  g_assert_true (_pl_window_get_row_status (win, id, &row_icon, &row_tooltip));
+  g_assert_cmpstr (row_icon, ==, icon);
+  g_assert_cmpstr (row_tooltip, ==, label);
+  PlRunView *view = _pl_window_get_run_view (win);
+  g_assert_cmpstr (pl_run_view_get_status_text (view), ==, label);
+  g_assert_cmpstr (pl_run_view_get_status_icon (view), ==, icon);
+}
+
+static void
+test_diverged_status (void)
+{
+  /* the loss of SGD at lr 10 becomes NaN within a few steps */
+  g_autofree char *preset = preset_path ();
+  const char *argv[] = { cli (), "run", preset, "--set", "train.lr=10",
+                         "--set", "train.optimizer=sgd", "--set", "train.schedule=constant",
+                         "--set", "train.warmup-steps=0", "--set", "train.epochs=3", NULL };
+  g_autoptr (GError) error = NULL;
+  int status = 0;
+  g_assert_true (g_spawn_sync (NULL, (char **) argv, NULL, G_SPAWN_STDOUT_TO_DEV_NULL
+                               | G_SPAWN_STDERR_TO_DEV_NULL, NULL, NULL, NULL, NULL,
+                               &status, &error));
+  g_assert_no_error (error);
+  gint64 id = newest_run_id ();
+  g_autoptr (PlRunInfo) info = pl_run_store_get_run (store (), id, NULL);
+  g_assert_cmpstr (info->status, ==, "diverged");
+  check_status_shown (id, "diverged", "dialog-warning-symbolic");
+  /* it would diverge again: no Resume */
+  g_assert_false (g_action_get_enabled (g_action_map_lookup_action (G_ACTION_MAP (win),
+                                                                      "resume-run")));
+  g_assert_false (gtk_widget_get_visible (
+    pl_run_view_get_resume_button (_pl_window_get_run_view (win))));
+  screenshot (GTK_WIDGET (win), "live-diverged.png");
+}
+
+static gint64 interrupted_id;
+
+/* A run of the CLI, outside the window, killed with SIGKILL after its third
+ * epoch: the store finds its process gone and marks it interrupted. */
+static void
+test_interrupted_status (void)
+{
+  g_autofree char *preset = preset_path ();
+  g_autoptr (GError) error = NULL;
+  g_autoptr (GSubprocess) proc =
+    g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_PIPE | G_SUBPROCESS_FLAGS_STDERR_SILENCE,
+                      &error, cli (), "run", preset, "--set", "train.epochs=40",
+                      "--set", "experiment.name=to-be-interrupted", NULL);
+  g_assert_no_error (error);
+  g_autoptr (GDataInputStream) out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  char *line;
+  gboolean third = FALSE;
+  while (!third && (line = g_data_input_stream_read_line (out, NULL, NULL, NULL)))
+    {
+      third = g_str_has_prefix (line, "epoch 3 ");
+      g_free (line);
+    }
+  g_assert_true (third);
+  g_subprocess_send_signal (proc, SIGKILL);
+  g_assert_true (g_subprocess_wait (proc, NULL, NULL));   /* reaped: its pid is gone */
+
+  interrupted_id = newest_run_id ();
+  check_status_shown (interrupted_id, "interrupted", "action-unavailable-symbolic");
+  g_autoptr (PlRunInfo) info = pl_run_store_get_run (store (), interrupted_id, NULL);
+  g_assert_cmpstr (info->status, ==, "interrupted");
+  /* it has a training state: Resume is offered in the menu and the live view */
+  g_assert_true (g_action_get_enabled (g_action_map_lookup_action (G_ACTION_MAP (win),
+                                                                     "resume-run")));
+  GtkWidget *resume = pl_run_view_get_resume_button (_pl_window_get_run_view (win));
+  g_assert_true (gtk_widget_get_visible (resume));
+  g_assert_true (gtk_widget_is_sensitive (resume));
+  screenshot (GTK_WIDGET (win), "live-interrupted.png");
+}
+
+typedef struct {
+  PlLiveRun *run;
+  gint64 step;
+} ResumeWatch;
+
+static gboolean
+resumed_past (gpointer data)
+{
+  ResumeWatch *w = data;
+  return !pl_live_run_is_active (w->run)
+         || (pl_live_run_get_state (w->run) == PL_LIVE_RUN_RUNNING
+             && pl_live_run_get_step (w->run) > w->step);
+}
+
+static void
+test_resume_interrupted (void)
+{
+  g_assert_cmpint (interrupted_id, >, 0);
+  _pl_window_select_runs (win, &interrupted_id, 1);
+  GListModel *runs = pl_run_manager_get_runs (pl_application_get_run_manager (app));
+  guint before = g_list_model_get_n_items (runs);
+  /* press Resume Training in the live view */
+  GtkWidget *resume = pl_run_view_get_resume_button (_pl_window_get_run_view (win));
+  gtk_widget_activate (resume);
+  g_assert_true (wait_until (n_runs_is, GUINT_TO_POINTER (before + 1), 5));
+  PlLiveRun *run = last_live_run ();
+  g_assert_true (pl_live_run_is_resume (run));
+  g_assert_cmpint (pl_live_run_get_id (run), ==, interrupted_id);
+  g_assert_cmpstr (_pl_window_get_page (win), ==, "run");
+  /* the sidebar keeps one row for the run, now training */
+  PlRunItem *item = sidebar_item (interrupted_id);
+  g_assert_nonnull (item);
+  g_assert_true (pl_run_item_get_live (item) == run);
+  g_assert_true (pl_run_view_get_item (_pl_window_get_run_view (win)) == item);
+
+  /* it goes on from its saved state, not from the start */
+  ResumeWatch w = { run, 0 };
+  g_assert_true (wait_until (resumed_past, &w, 60));
+  gint64 start = pl_live_run_get_start_step (run);
+  g_test_message ("resumed at step %" G_GINT64_FORMAT, start);
+  /* from the end of an epoch it saved (the third may not have been written
+   * when the kill came) */
+  g_assert_cmpint (start, >=, 2 * 45);
+  g_assert_cmpint (start % 45, ==, 0);
+  g_assert_cmpint (start, <, pl_live_run_get_total_steps (run));
+  ResumeWatch later = { run, start + 300 };
+  wait_until (resumed_past, &later, 60);
+  screenshot (GTK_WIDGET (win), "live-resuming.png");
+
+  g_assert_true (wait_until (run_ended, run, 180));
+  if (pl_live_run_get_state (run) != PL_LIVE_RUN_FINISHED)
+    g_test_message ("resume: %s\n%s", pl_live_run_get_error (run), pl_live_run_get_log (run));
+  g_assert_cmpint (pl_live_run_get_state (run), ==, PL_LIVE_RUN_FINISHED);
+  settle (0.3);
+  g_autoptr (PlRunInfo) info = pl_run_store_get_run (store (), interrupted_id, NULL);
+  g_assert_cmpstr (info->status, ==, "finished");
+  g_assert_cmpstr (pl_run_item_get_status (sidebar_item (interrupted_id)), ==, "finished");
+
+  /* a complete curve: one train/loss point per step, 1 to the last, in the
+   * store and in the loss plot (the stored part, then the resumed part) */
+  gint64 total = pl_live_run_get_total_steps (run);
+  g_assert_cmpint (total, ==, 40 * 45);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PlSeries) loss = pl_run_store_get_metric (store (), interrupted_id, "train/loss",
+                                                       &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (loss->steps->len, ==, total);
+  for (guint i = 0; i < loss->steps->len; i++)
+    g_assert_cmpint (g_array_index (loss->steps, gint64, i), ==, i + 1);
+  PlPlot *plot = pl_run_view_get_plot (_pl_window_get_run_view (win), PL_RUN_VIEW_PLOT_LOSS);
+  PlPlotData *data = pl_plot_get_data (plot);
+  guint training = 0;
+  for (guint i = 0; i < pl_plot_data_get_n_series (data); i++)
+    {
+      guint sid = pl_plot_data_get_series_id (data, i);
+      if (g_str_equal (pl_plot_data_get_series_name (data, sid), C_("series", "Training")))
+        training = sid;
+    }
+  g_assert_cmpuint (training, >, 0);
+  g_assert_cmpuint (pl_plot_get_n_points (plot, training), ==, total);
+  for (gsize i = 0; i < (gsize) total; i++)
+    {
+      double x = 0, y = 0;
+      g_assert_true (pl_plot_data_get_point (data, training, i, &x, &y));
+      g_assert_cmpfloat (x, ==, (double) (i + 1));
+      /* the live part came through the event stream's decimal text */
+      g_assert_cmpfloat_with_epsilon (y, g_array_index (loss->values, double, i), 1e-5);
+    }
+  check_status_shown (interrupted_id, "finished", "emblem-ok-symbolic");
+  g_assert_false (gtk_widget_get_visible (resume));
+  screenshot (GTK_WIDGET (win), "live-resumed.png");
+}
+
 static void
 test_key_texts (void)
 {
@@ -808,6 +1020,8 @@ test_chinese (void)
   g_assert_cmpstr (_("Live"), ==, "实时");
   g_assert_cmpstr (_("Experiment"), !=, "Experiment");
   g_assert_cmpstr (pl_run_status_label ("finished"), !=, "Finished");
+  g_assert_cmpstr (pl_run_status_label ("interrupted"), ==, "已中断");
+  g_assert_cmpstr (pl_run_status_label ("diverged"), ==, "已发散");
   const PlExperimentKeyInfo *lr = pl_experiment_lookup_key ("train", "lr");
   g_assert_cmpstr (g_dgettext (GETTEXT_PACKAGE, lr->blurb), !=, lr->blurb);
   g_application_activate (G_APPLICATION (app));
@@ -881,6 +1095,9 @@ main (int    argc,
       g_test_add_func ("/ui/window/rename-tag-delete-undo", test_rename_tag_delete_undo);
       g_test_add_func ("/ui/window/run-again", test_run_again);
       g_test_add_func ("/ui/window/export", test_export);
+      g_test_add_func ("/ui/window/status-diverged", test_diverged_status);
+      g_test_add_func ("/ui/window/status-interrupted", test_interrupted_status);
+      g_test_add_func ("/ui/window/resume-interrupted", test_resume_interrupted);
     }
   int ret = g_test_run ();
 

@@ -905,21 +905,20 @@ pl_cli_cmd_export (int argc, char **argv)
   GStatBuf sb;
   gint64 size = g_stat (out_path, &sb) == 0 ? (gint64) sb.st_size : -1;
   g_autofree char *abs = g_canonicalize_filename (out_path, NULL);
-  if (sparse)
-    {
-      /* the store's checkpoints table knows fp32 and int8 files only */
-      printf ("exported run %" G_GINT64_FORMAT " %s checkpoint (step %" G_GINT64_FORMAT
-              ", fp32) as sparse to %s (%.1f KiB; not recorded in the store)\n", id,
-              chosen->kind, chosen->step, abs, size / 1024.0);
-      return code;
-    }
-  if (!pl_run_store_add_checkpoint (store, id, chosen->step, abs, "export", chosen->format, size,
+  /* recorded as an export in the format of the file written */
+  if (!pl_run_store_add_checkpoint (store, id, chosen->step, abs, "export",
+                                    sparse ? "sparse" : chosen->format, size,
                                     chosen->metric_key, chosen->metric_value, &error))
     {
       code = pl_cli_error (1, error);
       return code;
     }
-  printf ("exported run %" G_GINT64_FORMAT " %s checkpoint (step %" G_GINT64_FORMAT ", %s) to %s "
-          "(%.1f KiB)\n", id, chosen->kind, chosen->step, chosen->format, abs, size / 1024.0);
+  if (sparse)
+    printf ("exported run %" G_GINT64_FORMAT " %s checkpoint (step %" G_GINT64_FORMAT
+            ", fp32) as sparse to %s (%.1f KiB)\n", id, chosen->kind, chosen->step, abs,
+            size / 1024.0);
+  else
+    printf ("exported run %" G_GINT64_FORMAT " %s checkpoint (step %" G_GINT64_FORMAT ", %s) to %s "
+            "(%.1f KiB)\n", id, chosen->kind, chosen->step, chosen->format, abs, size / 1024.0);
   return code;
 }

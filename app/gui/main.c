@@ -21,6 +21,7 @@ int
 main (int    argc,
       char **argv)
 {
+  pl_gui_trace ("main");
   use_build_tree ();
   pl_gui_init_i18n ();
   g_autoptr (PlApplication) app = pl_application_new (G_APPLICATION_DEFAULT_FLAGS);

@@ -5,6 +5,7 @@
 #include <math.h>
 
 #include "pl-config.h"
+#include "pl-gui.h"
 #include "pl-preferences-window.h"
 #include "pl-window.h"
 
@@ -194,6 +195,7 @@ get_window (PlApplication *self)
 static void
 pl_application_activate (GApplication *app)
 {
+  pl_gui_trace ("application: activate");
   gtk_window_present (GTK_WINDOW (get_window (PL_APPLICATION (app))));
 }
 
@@ -341,7 +343,9 @@ static void
 pl_application_startup (GApplication *app)
 {
   PlApplication *self = PL_APPLICATION (app);
+  pl_gui_trace ("application: startup");
   G_APPLICATION_CLASS (pl_application_parent_class)->startup (app);
+  pl_gui_trace ("application: GTK and libadwaita initialized");
 
   g_action_map_add_action_entries (G_ACTION_MAP (self), app_actions,
                                    G_N_ELEMENTS (app_actions), self);
@@ -350,6 +354,7 @@ pl_application_startup (GApplication *app)
     { "app.quit", { "<Control>q", NULL } },
     { "app.preferences", { "<Control>comma", NULL } },
     { "app.help", { "F1", NULL } },
+    { "win.show-help-overlay", { "<Control>question", "<Control>slash" } },
     { "win.run", { "<Control>r", NULL } },
     { "win.open", { "<Control>o", NULL } },
     { "win.save", { "<Control>s", NULL } },

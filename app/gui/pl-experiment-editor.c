@@ -38,6 +38,9 @@ struct _PlExperimentEditor {
   GHashTable *fields;         /* "section.key" -> Field (table keys) */
   GHashTable *option_fields;  /* "section.key" -> Field (plugin options) */
   GHashTable *slot_rows;      /* slot -> AdwComboRow */
+  GQueue hidden_groups;       /* groups below the fold, shown after the first frame */
+  guint reveal_tick;
+  guint reveal_frames;
 
   /* the preview of the pruning schedule's target sparsity */
   GtkWidget *preview_row;
@@ -534,6 +537,58 @@ update_visibility (PlExperimentEditor *self)
       if (f)
         gtk_widget_set_visible (f->row, rules[i].visible);
     }
+}
+
+/* ---- showing the form in stages ---------------------------------------------- */
+
+/* The groups of the first sections fill the first screen; the others stay out
+ * of the first frame's layout (measuring every row costs about as much as the
+ * rest of the window) and are shown one per frame after it. */
+#define FIRST_FRAME_GROUPS 2
+
+static void
+reveal_next_group (PlExperimentEditor *self)
+{
+  GtkWidget *group = g_queue_pop_head (&self->hidden_groups);
+  if (group)
+    gtk_widget_set_visible (group, TRUE);
+}
+
+static gboolean
+on_reveal_tick (GtkWidget     *widget,
+                GdkFrameClock *clock,
+                gpointer       data)
+{
+  PlExperimentEditor *self = PL_EXPERIMENT_EDITOR (widget);
+  /* the first tick belongs to the frame that shows the form first */
+  if (self->reveal_frames++ > 0)
+    reveal_next_group (self);
+  if (!g_queue_is_empty (&self->hidden_groups))
+    return G_SOURCE_CONTINUE;
+  self->reveal_tick = 0;
+  return G_SOURCE_REMOVE;
+}
+
+/* Shows every group now (a row below the fold is wanted before its turn). */
+static void
+reveal_all (PlExperimentEditor *self)
+{
+  while (!g_queue_is_empty (&self->hidden_groups))
+    reveal_next_group (self);
+  if (self->reveal_tick)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->reveal_tick);
+  self->reveal_tick = 0;
+}
+
+static void
+hide_until_shown (PlExperimentEditor *self,
+                  GtkWidget          *group)
+{
+  gtk_widget_set_visible (group, FALSE);
+  g_queue_push_tail (&self->hidden_groups, group);
+  if (!self->reveal_tick)
+    self->reveal_tick = gtk_widget_add_tick_callback (GTK_WIDGET (self), on_reveal_tick,
+                                                      NULL, NULL);
 }
 
 /* ---- the slot sections ------------------------------------------------------- */
@@ -1296,6 +1351,8 @@ pl_experiment_editor_get_row (PlExperimentEditor *self,
 {
   g_return_val_if_fail (PL_IS_EXPERIMENT_EDITOR (self), NULL);
   Field *f = lookup_field (self, section, key);
+  if (f)
+    reveal_all (self);
   return f ? f->row : NULL;
 }
 
@@ -1379,6 +1436,7 @@ pl_experiment_editor_dispose (GObject *object)
   g_clear_object (&self->settings);
   g_clear_handle_id (&self->preview_timeout, g_source_remove);
   g_clear_object (&self->engine);
+  g_queue_clear (&self->hidden_groups);
   GtkWidget *child;
   while ((child = gtk_widget_get_first_child (GTK_WIDGET (self))))
     gtk_widget_unparent (child);
@@ -1426,6 +1484,7 @@ pl_experiment_editor_init (PlExperimentEditor *self)
   self->option_fields = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, field_free);
   self->slot_rows = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   self->technique_rows = g_ptr_array_new ();
+  g_queue_init (&self->hidden_groups);
   gtk_orientable_set_orientation (GTK_ORIENTABLE (gtk_widget_get_layout_manager (GTK_WIDGET (self))),
                                   GTK_ORIENTATION_VERTICAL);
 
@@ -1459,6 +1518,8 @@ pl_experiment_editor_init (PlExperimentEditor *self)
           g_hash_table_insert (self->fields, g_strdup_printf ("%s.%s", info->section, info->key), f);
         }
       adw_preferences_page_add (self->page, group);
+      if (s >= FIRST_FRAME_GROUPS)
+        hide_until_shown (self, GTK_WIDGET (group));
     }
 
   self->techniques = ADW_PREFERENCES_GROUP (adw_preferences_group_new ());
@@ -1466,6 +1527,7 @@ pl_experiment_editor_init (PlExperimentEditor *self)
   adw_preferences_group_set_description (self->techniques,
                                          _("Plugins for each step of training, and their options."));
   adw_preferences_page_add (self->page, self->techniques);
+  hide_until_shown (self, GTK_WIDGET (self->techniques));
 }
 
 GtkWidget *

@@ -4,7 +4,10 @@
 #include <glib/gi18n.h>
 #include <locale.h>
 #include <math.h>
+#include <stdio.h>
+#include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "pl-config.h"
 #include "pl-window.h"
@@ -17,6 +20,46 @@ pl_gui_init_i18n (void)
   bindtextdomain (GETTEXT_PACKAGE, dir && *dir ? dir : PL_LOCALEDIR);
   bind_textdomain_codeset (GETTEXT_PACKAGE, "UTF-8");
   textdomain (GETTEXT_PACKAGE);
+}
+
+/* Seconds since boot when this process started (field 22 of /proc/self/stat,
+ * in clock ticks), or 0. */
+static double
+process_start_seconds (void)
+{
+  g_autofree char *stat = NULL;
+  if (!g_file_get_contents ("/proc/self/stat", &stat, NULL, NULL))
+    return 0;
+  const char *p = strrchr (stat, ')');
+  for (int field = 2; p && field < 22; field++)
+    p = strchr (p + 1, ' ');
+  return p ? g_ascii_strtod (p + 1, NULL) / sysconf (_SC_CLK_TCK) : 0;
+}
+
+void
+pl_gui_trace (const char *what)
+{
+  static int enabled = -1;
+  static double t0;
+  if (enabled < 0)
+    {
+      enabled = g_getenv ("PARAMLAB_DEBUG_STARTUP") != NULL;
+      if (enabled)
+        {
+          struct timespec now;
+          clock_gettime (CLOCK_BOOTTIME, &now);
+          double start = process_start_seconds ();
+          t0 = start > 0 ? start : now.tv_sec + now.tv_nsec / 1e9;
+        }
+    }
+  if (!enabled)
+    return;
+  struct timespec now, cpu;
+  clock_gettime (CLOCK_BOOTTIME, &now);
+  clock_gettime (CLOCK_PROCESS_CPUTIME_ID, &cpu);
+  fprintf (stderr, "startup: %7.1f ms wall %7.1f ms CPU  %s\n",
+           (now.tv_sec + now.tv_nsec / 1e9 - t0) * 1e3, (cpu.tv_sec + cpu.tv_nsec / 1e9) * 1e3,
+           what);
 }
 
 char *

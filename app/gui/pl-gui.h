@@ -30,4 +30,8 @@ void        pl_gui_show_error         (GtkWidget  *parent,
                                        const char *heading,
                                        const char *body);
 
+/* With PARAMLAB_DEBUG_STARTUP set, prints @what with the wall and CPU time
+ * since the process started, to stderr (the startup profile in docs/window.md). */
+void        pl_gui_trace              (const char *what);
+
 G_END_DECLS

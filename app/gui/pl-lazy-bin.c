@@ -4,6 +4,7 @@
 struct _PlLazyBin {
   GtkWidget parent_instance;
   GtkWidget *child;
+  gboolean adopted;   /* the child is in the tree (the bin was shown once) */
 };
 
 G_DEFINE_FINAL_TYPE (PlLazyBin, pl_lazy_bin, GTK_TYPE_WIDGET)
@@ -20,7 +21,7 @@ pl_lazy_bin_measure (GtkWidget      *widget,
   PlLazyBin *self = PL_LAZY_BIN (widget);
   *minimum = *natural = 0;
   *minimum_baseline = *natural_baseline = -1;
-  if (self->child && gtk_widget_get_child_visible (widget))
+  if (self->adopted && gtk_widget_get_child_visible (widget))
     gtk_widget_measure (self->child, orientation, for_size, minimum, natural,
                         minimum_baseline, natural_baseline);
 }
@@ -32,14 +33,27 @@ pl_lazy_bin_size_allocate (GtkWidget *widget,
                            int        baseline)
 {
   PlLazyBin *self = PL_LAZY_BIN (widget);
-  if (self->child && gtk_widget_get_child_visible (widget))
+  if (self->adopted && gtk_widget_get_child_visible (widget))
     gtk_widget_allocate (self->child, width, height, baseline, NULL);
 }
 
-/* Shown by the stack: its size counts from now on. */
+void
+pl_lazy_bin_adopt (PlLazyBin *self)
+{
+  g_return_if_fail (PL_IS_LAZY_BIN (self));
+  if (!self->child || self->adopted)
+    return;
+  self->adopted = TRUE;
+  gtk_widget_set_parent (self->child, GTK_WIDGET (self));
+  g_object_unref (self->child);   /* the tree holds it now */
+}
+
+/* Shown by the stack: the child joins the tree the first time, and its size
+ * counts from now on. */
 static void
 pl_lazy_bin_map (GtkWidget *widget)
 {
+  pl_lazy_bin_adopt (PL_LAZY_BIN (widget));
   GTK_WIDGET_CLASS (pl_lazy_bin_parent_class)->map (widget);
   gtk_widget_queue_resize (widget);
 }
@@ -48,7 +62,10 @@ static void
 pl_lazy_bin_dispose (GObject *object)
 {
   PlLazyBin *self = PL_LAZY_BIN (object);
-  g_clear_pointer (&self->child, gtk_widget_unparent);
+  if (self->adopted)
+    g_clear_pointer (&self->child, gtk_widget_unparent);
+  else
+    g_clear_object (&self->child);
   G_OBJECT_CLASS (pl_lazy_bin_parent_class)->dispose (object);
 }
 
@@ -73,8 +90,7 @@ pl_lazy_bin_new (GtkWidget *child)
 {
   g_return_val_if_fail (GTK_IS_WIDGET (child), NULL);
   PlLazyBin *self = g_object_new (PL_TYPE_LAZY_BIN, NULL);
-  self->child = child;
-  gtk_widget_set_parent (child, GTK_WIDGET (self));
+  self->child = g_object_ref_sink (child);
   gtk_widget_set_hexpand (GTK_WIDGET (self), TRUE);
   gtk_widget_set_vexpand (GTK_WIDGET (self), TRUE);
   return GTK_WIDGET (self);

@@ -37,6 +37,7 @@ struct _PlLiveRun {
   char *name;
   char *experiment_text;
   gint64 parent_run;
+  gint64 resume_id;         /* > 0: `paramlab-cli resume` of this stored run */
   char *tmp_path;
 
   PlLiveRunState state;
@@ -45,6 +46,7 @@ struct _PlLiveRun {
   char *architecture;
   char *error;
   gint64 step;
+  gint64 start_step;
   gint64 total_steps;
   int epoch;
   int epochs;
@@ -197,6 +199,18 @@ pl_live_run_new (const char *name,
   return self;
 }
 
+PlLiveRun *
+pl_live_run_new_resume (const char *name,
+                        gint64      run_id,
+                        const char *experiment_text)
+{
+  g_return_val_if_fail (run_id > 0, NULL);
+  PlLiveRun *self = pl_live_run_new (name, experiment_text ? experiment_text : "", 0);
+  self->resume_id = run_id;
+  self->id = run_id;
+  return self;
+}
+
 /* ---- state ------------------------------------------------------------------ */
 
 static void
@@ -306,6 +320,7 @@ handle_event_line (PlLiveRun  *self,
       if (ev->has_run)
         self->id = ev->run;
       read_position (self, ev);
+      self->start_step = self->step;
       if (ev->u.started.name)
         set_str (&self->name, ev->u.started.name);
       set_str (&self->dataset, ev->u.started.dataset);
@@ -382,7 +397,9 @@ exit_reason (PlLiveRun *self)
                               sig, g_strsignal (sig));
     }
   int status = g_subprocess_get_exit_status (proc);
-  /* paramlab-cli exits with 2 when it refuses the experiment */
+  /* paramlab-cli exits with 2 when it refuses the experiment, or the resume */
+  if (status == 2 && self->last_stderr && self->resume_id > 0)
+    return g_strdup_printf (_("The run could not be resumed: %s"), self->last_stderr);
   if (status == 2 && self->last_stderr)
     return g_strdup_printf (_("The experiment was refused: %s"), self->last_stderr);
   if (self->last_stderr)
@@ -605,8 +622,13 @@ pl_live_run_start (PlLiveRun   *self,
   g_return_val_if_fail (cli_path != NULL, FALSE);
 
   g_autoptr (GError) local = NULL;
-  /* a temporary file, written without the fsync of g_file_set_contents() */
-  int fd = g_file_open_tmp ("paramlab-run-XXXXXX.ini", &self->tmp_path, &local);
+  /* a temporary file, written without the fsync of g_file_set_contents(); a
+   * resume reads the experiment the store kept */
+  gboolean ready = TRUE;
+  int fd = self->resume_id > 0 ? -1
+           : g_file_open_tmp ("paramlab-run-XXXXXX.ini", &self->tmp_path, &local);
+  if (self->resume_id <= 0 && fd < 0)
+    ready = FALSE;
   if (fd >= 0)
     {
       const char *p = self->experiment_text;
@@ -628,15 +650,23 @@ pl_live_run_start (PlLiveRun   *self,
         }
       close (fd);
       if (local)
-        fd = -1;
+        ready = FALSE;
     }
 
-  if (fd >= 0)
+  if (ready)
     {
       g_autoptr (GPtrArray) argv = g_ptr_array_new_with_free_func (g_free);
       g_ptr_array_add (argv, g_strdup (cli_path));
-      g_ptr_array_add (argv, g_strdup ("run"));
-      g_ptr_array_add (argv, g_strdup (self->tmp_path));
+      if (self->resume_id > 0)
+        {
+          g_ptr_array_add (argv, g_strdup ("resume"));
+          g_ptr_array_add (argv, g_strdup_printf ("%" G_GINT64_FORMAT, self->resume_id));
+        }
+      else
+        {
+          g_ptr_array_add (argv, g_strdup ("run"));
+          g_ptr_array_add (argv, g_strdup (self->tmp_path));
+        }
       g_ptr_array_add (argv, g_strdup ("--events"));
       if (db_path && *db_path)
         {
@@ -746,6 +776,8 @@ pl_live_run_is_active (PlLiveRun *self)
 
 gint64 pl_live_run_get_id (PlLiveRun *self) { return self->id; }
 gint64 pl_live_run_get_parent_run (PlLiveRun *self) { return self->parent_run; }
+gboolean pl_live_run_is_resume (PlLiveRun *self) { return self->resume_id > 0; }
+gint64 pl_live_run_get_start_step (PlLiveRun *self) { return self->start_step; }
 const char *pl_live_run_get_name (PlLiveRun *self) { return self->name; }
 const char *pl_live_run_get_dataset (PlLiveRun *self) { return self->dataset; }
 const char *pl_live_run_get_architecture (PlLiveRun *self) { return self->architecture; }
@@ -799,9 +831,13 @@ pl_live_run_get_eta (PlLiveRun *self)
   g_return_val_if_fail (PL_IS_LIVE_RUN (self), NAN);
   if (!pl_live_run_is_active (self) || self->step <= 0 || self->total_steps <= 0)
     return NAN;
-  /* pace so far: elapsed / step seconds per step, for the steps still to go */
+  /* pace so far: elapsed / steps trained seconds per step, for the steps still
+   * to go (a resumed run started at start_step) */
+  gint64 trained = self->step - self->start_step;
+  if (trained <= 0)
+    return NAN;
   double elapsed = pl_live_run_get_elapsed (self);
-  return elapsed * (double) (self->total_steps - self->step) / (double) self->step;
+  return elapsed * (double) (self->total_steps - self->step) / (double) trained;
 }
 
 guint

@@ -35,8 +35,16 @@ PlLiveRun     *pl_live_run_new             (const char *name,
                                             const char *experiment_text,
                                             gint64      parent_run);
 
+/* (transfer full): a queued run that continues stored run @run_id from its
+ * training-state checkpoint (`paramlab-cli resume`), under the same id.
+ * @experiment_text is the run's stored experiment. */
+PlLiveRun     *pl_live_run_new_resume      (const char *name,
+                                            gint64      run_id,
+                                            const char *experiment_text);
+
 /* Writes the experiment to a temporary file and starts
- * `@cli_path run FILE --events [--db @db_path] [--threads @threads]`.
+ * `@cli_path run FILE --events [--db @db_path] [--threads @threads]`, or for a
+ * resume `@cli_path resume ID --events [--db @db_path] [--threads @threads]`.
  * Returns FALSE with an error (and the run failed) when the child cannot be
  * spawned. "ended" is emitted once when the child has exited and both of its
  * output streams are read. */
@@ -60,6 +68,11 @@ gboolean       pl_live_run_is_active       (PlLiveRun *self);
 /* The store's id from the "started" event; 0 before. */
 gint64         pl_live_run_get_id          (PlLiveRun *self);
 gint64         pl_live_run_get_parent_run  (PlLiveRun *self);
+/* TRUE for a run made by pl_live_run_new_resume(). */
+gboolean       pl_live_run_is_resume       (PlLiveRun *self);
+/* The step the child started training at: 0, or for a resume the step of its
+ * training state (known from the "started" event). */
+gint64         pl_live_run_get_start_step  (PlLiveRun *self);
 /* The child's pid while it runs, 0 otherwise. */
 GPid           pl_live_run_get_pid         (PlLiveRun *self);
 const char    *pl_live_run_get_name        (PlLiveRun *self);

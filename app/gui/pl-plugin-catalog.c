@@ -290,6 +290,7 @@ struct _PlPluginCatalog {
   GPtrArray *plugins;
   char *error;
   GCancellable *cancellable;
+  gboolean pending;         /* a reload is coming */
 };
 
 G_DEFINE_FINAL_TYPE (PlPluginCatalog, pl_plugin_catalog, G_TYPE_OBJECT)
@@ -384,6 +385,7 @@ pl_plugin_catalog_reload (PlPluginCatalog *self,
                           const char      *cli)
 {
   g_return_if_fail (PL_IS_PLUGIN_CATALOG (self));
+  self->pending = FALSE;
   if (self->cancellable)
     g_cancellable_cancel (self->cancellable);
   g_clear_object (&self->cancellable);
@@ -405,11 +407,18 @@ pl_plugin_catalog_reload (PlPluginCatalog *self,
   g_subprocess_communicate_utf8_async (proc, NULL, self->cancellable, on_communicate, self);
 }
 
+void
+pl_plugin_catalog_set_pending (PlPluginCatalog *self)
+{
+  g_return_if_fail (PL_IS_PLUGIN_CATALOG (self));
+  self->pending = TRUE;
+}
+
 gboolean
 pl_plugin_catalog_is_loading (PlPluginCatalog *self)
 {
   g_return_val_if_fail (PL_IS_PLUGIN_CATALOG (self), FALSE);
-  return self->cancellable != NULL;
+  return self->pending || self->cancellable != NULL;
 }
 
 GPtrArray *

@@ -67,6 +67,9 @@ PlPluginCatalog *pl_plugin_catalog_new       (void);
 /* Runs `@cli plugins --format json` asynchronously; "changed" is emitted when
  * the answer (or the failure) is in. */
 void             pl_plugin_catalog_reload    (PlPluginCatalog *self, const char *cli);
+/* Says that a reload is on its way (is_loading is TRUE until it is done): the
+ * window asks for the list after its first frame. */
+void             pl_plugin_catalog_set_pending (PlPluginCatalog *self);
 gboolean         pl_plugin_catalog_is_loading (PlPluginCatalog *self);
 /* (transfer none) GPtrArray of PlPluginInfo (empty when unavailable) */
 GPtrArray       *pl_plugin_catalog_get_plugins (PlPluginCatalog *self);

@@ -5,6 +5,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "pl-config.h"
+
 struct _PlRunItem {
   GObject parent_instance;
 
@@ -337,20 +339,67 @@ pl_run_item_matches (PlRunItem  *self,
   return TRUE;
 }
 
+static const struct {
+  const char *status;
+  const char *label;   /* context "run status" */
+  const char *icon;
+  const char *style;
+} statuses[] = {
+  { "queued", NC_("run status", "Queued"), "appointment-soon-symbolic", "dim-label" },
+  { "running", NC_("run status", "Running"), "media-playback-start-symbolic", "accent" },
+  { "paused", NC_("run status", "Paused"), "media-playback-pause-symbolic", "warning" },
+  { "finished", NC_("run status", "Finished"), "emblem-ok-symbolic", "success" },
+  { "stopped", NC_("run status", "Stopped"), "media-playback-stop-symbolic", "warning" },
+  { "failed", NC_("run status", "Failed"), "dialog-error-symbolic", "error" },
+  /* its process died while it trained (store reconcile); it can resume */
+  { "interrupted", NC_("run status", "Interrupted"), "action-unavailable-symbolic", "warning" },
+  /* its loss or a parameter became NaN or Inf */
+  { "diverged", NC_("run status", "Diverged"), "dialog-warning-symbolic", "error" },
+};
+
+static int
+status_index (const char *status)
+{
+  for (guint i = 0; i < G_N_ELEMENTS (statuses); i++)
+    if (g_strcmp0 (statuses[i].status, status) == 0)
+      return i;
+  return -1;
+}
+
 const char *
 pl_run_status_label (const char *status)
 {
-  if (g_strcmp0 (status, "queued") == 0)
-    return C_("run status", "Queued");
-  if (g_strcmp0 (status, "running") == 0)
-    return C_("run status", "Running");
-  if (g_strcmp0 (status, "paused") == 0)
-    return C_("run status", "Paused");
-  if (g_strcmp0 (status, "finished") == 0)
-    return C_("run status", "Finished");
-  if (g_strcmp0 (status, "stopped") == 0)
-    return C_("run status", "Stopped");
-  if (g_strcmp0 (status, "failed") == 0)
-    return C_("run status", "Failed");
-  return status;
+  int i = status_index (status);
+  return i >= 0 ? g_dpgettext2 (GETTEXT_PACKAGE, "run status", statuses[i].label) : status;
+}
+
+gboolean
+pl_run_status_can_resume (const char *status)
+{
+  return g_strcmp0 (status, "stopped") == 0 || g_strcmp0 (status, "interrupted") == 0
+         || g_strcmp0 (status, "failed") == 0;
+}
+
+char *
+pl_run_state_file (const char *store_path,
+                   gint64      run_id)
+{
+  g_return_val_if_fail (store_path != NULL, NULL);
+  g_autofree char *dir = g_path_get_dirname (store_path);
+  g_autofree char *leaf = g_strdup_printf ("run-%" G_GINT64_FORMAT, run_id);
+  return g_build_filename (dir, "checkpoints", leaf, "state.safetensors", NULL);
+}
+
+const char *
+pl_run_status_icon_name (const char *status)
+{
+  int i = status_index (status);
+  return i >= 0 ? statuses[i].icon : "emblem-documents-symbolic";
+}
+
+const char *
+pl_run_status_style_class (const char *status)
+{
+  int i = status_index (status);
+  return i >= 0 ? statuses[i].style : "dim-label";
 }

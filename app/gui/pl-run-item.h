@@ -47,7 +47,20 @@ gboolean    pl_run_item_is_active       (PlRunItem *self);
  * name, status, dataset, architecture, plugins or tags. */
 gboolean    pl_run_item_matches         (PlRunItem *self, const char *casefolded_query);
 
-/* The translated status for display. (transfer none) */
+/* How a status of the store ("finished", "interrupted", …) shows: its
+ * translated label, a symbolic icon and a style class ("success", "warning",
+ * "error", "accent" or "dim-label") for the icon or the status pill. A status
+ * this window does not know shows as itself with a neutral icon.
+ * (transfer none) */
 const char *pl_run_status_label         (const char *status);
+const char *pl_run_status_icon_name     (const char *status);
+const char *pl_run_status_style_class   (const char *status);
+/* TRUE for the statuses `paramlab-cli resume` continues: stopped, interrupted
+ * and failed (when the run has a training state; see pl_run_state_file()). */
+gboolean    pl_run_status_can_resume    (const char *status);
+/* <store dir>/checkpoints/run-<id>/state.safetensors, where the engine writes
+ * a run's training state for resume (the engine's default checkpoint dir).
+ * (transfer full) */
+char       *pl_run_state_file           (const char *store_path, gint64 run_id);
 
 G_END_DECLS

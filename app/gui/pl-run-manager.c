@@ -169,7 +169,7 @@ pl_run_manager_lookup (PlRunManager *self,
   if (id <= 0)
     return NULL;
   guint total = g_list_model_get_n_items (G_LIST_MODEL (self->runs));
-  for (guint i = 0; i < total; i++)
+  for (guint i = total; i-- > 0;)
     {
       g_autoptr (PlLiveRun) run = g_list_model_get_item (G_LIST_MODEL (self->runs), i);
       if (pl_live_run_get_id (run) == id)
@@ -217,16 +217,10 @@ start_queued (PlRunManager *self)
     }
 }
 
-PlLiveRun *
-pl_run_manager_submit (PlRunManager *self,
-                       const char   *name,
-                       const char   *experiment_text,
-                       gint64        parent_run)
+static PlLiveRun *
+enqueue (PlRunManager *self,
+         PlLiveRun    *run)
 {
-  g_return_val_if_fail (PL_IS_RUN_MANAGER (self), NULL);
-  g_return_val_if_fail (experiment_text != NULL, NULL);
-
-  g_autoptr (PlLiveRun) run = pl_live_run_new (name, experiment_text, parent_run);
   g_signal_connect_object (run, "state-changed", G_CALLBACK (on_run_state_changed), self, 0);
   g_signal_connect_object (run, "identified", G_CALLBACK (on_run_identified), self, 0);
   g_signal_connect_object (run, "ended", G_CALLBACK (on_run_ended), self, 0);
@@ -235,6 +229,30 @@ pl_run_manager_submit (PlRunManager *self,
   g_signal_emit (self, signals[SIGNAL_RUN_ADDED], 0, run);
   start_queued (self);
   return run;
+}
+
+PlLiveRun *
+pl_run_manager_submit (PlRunManager *self,
+                       const char   *name,
+                       const char   *experiment_text,
+                       gint64        parent_run)
+{
+  g_return_val_if_fail (PL_IS_RUN_MANAGER (self), NULL);
+  g_return_val_if_fail (experiment_text != NULL, NULL);
+  g_autoptr (PlLiveRun) run = pl_live_run_new (name, experiment_text, parent_run);
+  return enqueue (self, run);
+}
+
+PlLiveRun *
+pl_run_manager_resume (PlRunManager *self,
+                       const char   *name,
+                       gint64        run_id,
+                       const char   *experiment_text)
+{
+  g_return_val_if_fail (PL_IS_RUN_MANAGER (self), NULL);
+  g_return_val_if_fail (run_id > 0, NULL);
+  g_autoptr (PlLiveRun) run = pl_live_run_new_resume (name, run_id, experiment_text);
+  return enqueue (self, run);
 }
 
 void

@@ -31,11 +31,20 @@ PlLiveRun    *pl_run_manager_submit         (PlRunManager *self,
                                              const char   *experiment_text,
                                              gint64        parent_run);
 
+/* Queues `paramlab-cli resume @run_id` (a stopped, interrupted or failed run
+ * with a training state; see pl_live_run_new_resume()) like a new run.
+ * (transfer none): the run, owned by the manager. */
+PlLiveRun    *pl_run_manager_resume         (PlRunManager *self,
+                                             const char   *name,
+                                             gint64        run_id,
+                                             const char   *experiment_text);
+
 /* (transfer none): a GListModel of PlLiveRun. */
 GListModel   *pl_run_manager_get_runs       (PlRunManager *self);
 /* Runs queued, starting, running or paused. */
 guint         pl_run_manager_get_n_active   (PlRunManager *self);
-/* (transfer none): the session's run with store id @id, or NULL. */
+/* (transfer none): the session's latest run with store id @id (a resume
+ * shares its run's id), or NULL. */
 PlLiveRun    *pl_run_manager_lookup         (PlRunManager *self, gint64 id);
 /* Stops every active run (queued ones are dropped). */
 void          pl_run_manager_stop_all       (PlRunManager *self);

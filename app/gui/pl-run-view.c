@@ -14,6 +14,8 @@ typedef struct {
   PlPlot *plot;       /* NULL: a key no plot shows */
   guint series;
   gsize consumed;     /* points of the live series already appended */
+  GArray *hist_x;     /* double: a resumed run's stored points, before it restarted */
+  GArray *hist_y;
 } Binding;
 
 struct _PlRunView {
@@ -23,11 +25,14 @@ struct _PlRunView {
   GtkStack *stack;
   GtkLabel *title;
   GtkLabel *subtitle;
+  GtkWidget *status_pill;    /* icon and label */
+  GtkImage *status_icon;
   GtkLabel *status;
   GtkButton *pause_button;
   GtkButton *stop_button;
   GtkButton *export_button;
   GtkButton *again_button;
+  GtkButton *resume_button;
   GtkProgressBar *progress;
   GtkLabel *progress_label;
   GtkRevealer *error_revealer;
@@ -46,6 +51,7 @@ struct _PlRunView {
   guint clock_id;            /* 1 s timer for the ETA while a run is active */
   guint scroll_idle;
   gboolean follow_log;       /* keep the end of the log in view */
+  gboolean history_trimmed;  /* a resumed run's history was cut at its start step */
   gboolean own_scroll;
 };
 
@@ -92,6 +98,17 @@ series_name (const char *key)
   return g_strdup (pl_gui_metric_title (key));
 }
 
+static void
+binding_free (gpointer data)
+{
+  Binding *b = data;
+  if (b->hist_x)
+    g_array_unref (b->hist_x);
+  if (b->hist_y)
+    g_array_unref (b->hist_y);
+  g_free (b);
+}
+
 static Binding *
 get_binding (PlRunView  *self,
              const char *key)
@@ -125,18 +142,12 @@ static void
 set_status_label (PlRunView  *self,
                   const char *status)
 {
-  static const char *classes[] = { "accent", "success", "warning", "error", NULL };
+  static const char *classes[] = { "dim-label", "accent", "success", "warning", "error", NULL };
   for (guint i = 0; classes[i]; i++)
-    gtk_widget_remove_css_class (GTK_WIDGET (self->status), classes[i]);
+    gtk_widget_remove_css_class (self->status_pill, classes[i]);
+  gtk_widget_add_css_class (self->status_pill, pl_run_status_style_class (status));
   gtk_label_set_text (self->status, pl_run_status_label (status));
-  if (g_strcmp0 (status, "running") == 0 || g_strcmp0 (status, "queued") == 0)
-    gtk_widget_add_css_class (GTK_WIDGET (self->status), "accent");
-  else if (g_strcmp0 (status, "finished") == 0)
-    gtk_widget_add_css_class (GTK_WIDGET (self->status), "success");
-  else if (g_strcmp0 (status, "failed") == 0)
-    gtk_widget_add_css_class (GTK_WIDGET (self->status), "error");
-  else
-    gtk_widget_add_css_class (GTK_WIDGET (self->status), "warning");
+  gtk_image_set_from_icon_name (self->status_icon, pl_run_status_icon_name (status));
 }
 
 static void
@@ -197,6 +208,10 @@ update_controls (PlRunView *self)
   gint64 id = self->item ? pl_run_item_get_id (self->item) : 0;
   gtk_widget_set_visible (GTK_WIDGET (self->export_button), !active && id > 0);
   gtk_widget_set_visible (GTK_WIDGET (self->again_button), !active && id > 0);
+  /* enabled by win.resume-run when the run has a training state to resume from */
+  const char *status = self->item ? pl_run_item_get_status (self->item) : NULL;
+  gtk_widget_set_visible (GTK_WIDGET (self->resume_button),
+                          !active && id > 0 && pl_run_status_can_resume (status));
 }
 
 static void
@@ -244,7 +259,13 @@ update_progress (PlRunView *self)
           }
           break;
         case PL_LIVE_RUN_FINISHED:
-          text = g_strdup_printf (_("Finished %lld steps in %s"), (long long) step, elapsed);
+          if (pl_live_run_is_resume (live))
+            text = g_strdup_printf (_("Finished %lld steps, the last %lld of them resumed, in %s"),
+                                    (long long) step,
+                                    (long long) (step - pl_live_run_get_start_step (live)),
+                                    elapsed);
+          else
+            text = g_strdup_printf (_("Finished %lld steps in %s"), (long long) step, elapsed);
           break;
         case PL_LIVE_RUN_STOPPED:
           text = g_strdup_printf (_("Stopped at step %lld of %lld after %s"),
@@ -383,11 +404,41 @@ flush_log (PlRunView *self)
   follow_later (self);
 }
 
+/* A resumed run shows its stored curve up to the step it restarted at, then
+ * what it trains now: stored points after that step (an interrupted attempt's
+ * last partial epoch) are replaced, as the store replaces them. */
+static void
+trim_history (PlRunView *self)
+{
+  /* until its "started" event the child has not said where it resumes (and
+   * if it is refused, it never does: the stored curve stays as it is) */
+  if (self->history_trimmed || isnan (pl_live_run_get_started_at (self->live)))
+    return;
+  self->history_trimmed = TRUE;
+  double start = (double) pl_live_run_get_start_step (self->live);
+  GHashTableIter iter;
+  Binding *b;
+  g_hash_table_iter_init (&iter, self->bindings);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &b))
+    {
+      if (!b->plot || !b->hist_x)
+        continue;
+      guint keep = 0;
+      while (keep < b->hist_x->len && g_array_index (b->hist_x, double, keep) <= start)
+        keep++;
+      pl_plot_set_points (b->plot, b->series, (const double *) b->hist_x->data,
+                          (const double *) b->hist_y->data, keep);
+      b->consumed = 0;   /* the live points follow */
+    }
+}
+
 /* Appends the points that arrived since the last update to the plots. */
 static void
 pull_live_points (PlRunView *self)
 {
   PlLiveRun *live = self->live;
+  if (pl_live_run_is_resume (live))
+    trim_history (self);
   for (guint i = 0; i < pl_live_run_get_n_keys (live); i++)
     {
       const char *key = pl_live_run_get_key (live, i);
@@ -493,6 +544,7 @@ unbind (PlRunView *self)
   g_clear_handle_id (&self->clock_id, g_source_remove);
   g_clear_handle_id (&self->scroll_idle, g_source_remove);
   self->follow_log = TRUE;
+  self->history_trimmed = FALSE;
   g_string_truncate (self->pending_log, 0);
   gtk_string_list_splice (self->log, 0, g_list_model_get_n_items (G_LIST_MODEL (self->log)), NULL);
   clear_plots (self);
@@ -521,6 +573,13 @@ load_history (PlRunView  *self,
         xs[k] = (double) g_array_index (series->steps, gint64, k);
       Binding *b = get_binding (self, keys[i]);
       pl_plot_set_points (b->plot, b->series, xs, (const double *) series->values->data, n);
+      if (self->live)
+        {
+          b->hist_x = g_array_sized_new (FALSE, FALSE, sizeof (double), n);
+          b->hist_y = g_array_sized_new (FALSE, FALSE, sizeof (double), n);
+          g_array_append_vals (b->hist_x, xs, n);
+          g_array_append_vals (b->hist_y, series->values->data, n);
+        }
     }
 
   g_autoptr (GString) log = g_string_new (NULL);
@@ -576,6 +635,9 @@ pl_run_view_show (PlRunView  *self,
   if (live)
     {
       self->live = g_object_ref (live);
+      /* a resumed run continues a stored curve */
+      if (pl_live_run_is_resume (live))
+        load_history (self, store);
       g_signal_connect (live, "data-changed", G_CALLBACK (on_live_data), self);
       g_signal_connect (live, "log-line", G_CALLBACK (on_live_log), self);
       g_signal_connect (live, "state-changed", G_CALLBACK (on_live_state), self);
@@ -624,6 +686,27 @@ pl_run_view_get_plot (PlRunView     *self,
   g_return_val_if_fail (PL_IS_RUN_VIEW (self), NULL);
   g_return_val_if_fail (which < PL_RUN_VIEW_N_PLOTS, NULL);
   return self->plots[which];
+}
+
+const char *
+pl_run_view_get_status_text (PlRunView *self)
+{
+  g_return_val_if_fail (PL_IS_RUN_VIEW (self), NULL);
+  return gtk_label_get_text (self->status);
+}
+
+const char *
+pl_run_view_get_status_icon (PlRunView *self)
+{
+  g_return_val_if_fail (PL_IS_RUN_VIEW (self), NULL);
+  return gtk_image_get_icon_name (self->status_icon);
+}
+
+GtkWidget *
+pl_run_view_get_resume_button (PlRunView *self)
+{
+  g_return_val_if_fail (PL_IS_RUN_VIEW (self), NULL);
+  return GTK_WIDGET (self->resume_button);
 }
 
 const char *
@@ -765,7 +848,7 @@ build_empty (void)
 static void
 pl_run_view_init (PlRunView *self)
 {
-  self->bindings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->bindings = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, binding_free);
   self->pending_log = g_string_new (NULL);
 
   self->stack = GTK_STACK (gtk_stack_new ());
@@ -787,11 +870,16 @@ pl_run_view_init (PlRunView *self)
   gtk_label_set_ellipsize (self->title, PANGO_ELLIPSIZE_END);
   gtk_label_set_xalign (self->title, 0);
   gtk_widget_add_css_class (GTK_WIDGET (self->title), "title-2");
+  self->status_pill = gtk_box_new (GTK_ORIENTATION_HORIZONTAL, 4);
+  gtk_widget_add_css_class (self->status_pill, "status-pill");
+  gtk_widget_set_valign (self->status_pill, GTK_ALIGN_CENTER);
+  self->status_icon = GTK_IMAGE (gtk_image_new ());
+  gtk_image_set_pixel_size (self->status_icon, 12);
   self->status = GTK_LABEL (gtk_label_new (NULL));
-  gtk_widget_add_css_class (GTK_WIDGET (self->status), "status-pill");
-  gtk_widget_set_valign (GTK_WIDGET (self->status), GTK_ALIGN_CENTER);
+  gtk_box_append (GTK_BOX (self->status_pill), GTK_WIDGET (self->status_icon));
+  gtk_box_append (GTK_BOX (self->status_pill), GTK_WIDGET (self->status));
   gtk_box_append (GTK_BOX (title_row), GTK_WIDGET (self->title));
-  gtk_box_append (GTK_BOX (title_row), GTK_WIDGET (self->status));
+  gtk_box_append (GTK_BOX (title_row), self->status_pill);
   self->subtitle = GTK_LABEL (gtk_label_new (NULL));
   gtk_label_set_xalign (self->subtitle, 0);
   gtk_label_set_ellipsize (self->subtitle, PANGO_ELLIPSIZE_END);
@@ -803,6 +891,12 @@ pl_run_view_init (PlRunView *self)
   self->again_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_("Run _Again")));
   gtk_widget_set_valign (GTK_WIDGET (self->again_button), GTK_ALIGN_CENTER);
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->again_button), "win.run-again");
+  self->resume_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_("_Resume Training")));
+  gtk_widget_set_valign (GTK_WIDGET (self->resume_button), GTK_ALIGN_CENTER);
+  gtk_widget_add_css_class (GTK_WIDGET (self->resume_button), "suggested-action");
+  gtk_widget_set_tooltip_text (GTK_WIDGET (self->resume_button),
+                               _("Continue training from the run's last saved state"));
+  gtk_actionable_set_action_name (GTK_ACTIONABLE (self->resume_button), "win.resume-run");
   self->export_button = GTK_BUTTON (gtk_button_new_with_mnemonic (_("_Export…")));
   gtk_widget_set_valign (GTK_WIDGET (self->export_button), GTK_ALIGN_CENTER);
   gtk_actionable_set_action_name (GTK_ACTIONABLE (self->export_button), "win.export");
@@ -813,6 +907,7 @@ pl_run_view_init (PlRunView *self)
   gtk_widget_add_css_class (GTK_WIDGET (self->stop_button), "destructive-action");
   g_signal_connect (self->pause_button, "clicked", G_CALLBACK (on_pause_clicked), self);
   g_signal_connect (self->stop_button, "clicked", G_CALLBACK (on_stop_clicked), self);
+  gtk_box_append (GTK_BOX (header), GTK_WIDGET (self->resume_button));
   gtk_box_append (GTK_BOX (header), GTK_WIDGET (self->again_button));
   gtk_box_append (GTK_BOX (header), GTK_WIDGET (self->export_button));
   gtk_box_append (GTK_BOX (header), GTK_WIDGET (self->pause_button));

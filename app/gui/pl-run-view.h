@@ -43,6 +43,10 @@ void        pl_run_view_stop         (PlRunView *self);
 PlPlot     *pl_run_view_get_plot     (PlRunView *self, PlRunViewPlot which);
 /* Text of the progress label ("Step 12 of 1350 …"), for tests. */
 const char *pl_run_view_get_progress_text (PlRunView *self);
+/* The status pill's text and icon name, and the Resume Training button. */
+const char *pl_run_view_get_status_text (PlRunView *self);
+const char *pl_run_view_get_status_icon (PlRunView *self);
+GtkWidget  *pl_run_view_get_resume_button (PlRunView *self);
 /* The log as shown. (transfer full) */
 char       *pl_run_view_get_log_text (PlRunView *self);
 

@@ -28,5 +28,11 @@ void                _pl_window_select_runs       (PlWindow *self, const gint64 *
 void                _pl_window_hide_toasts       (PlWindow *self, gboolean hide);
 /* Re-reads the run store into the sidebar. */
 void                _pl_window_refresh           (PlWindow *self);
+/* The status icon name and its tooltip in the sidebar row of run @id, as drawn
+ * now; FALSE when the row is not on screen. */
+gboolean            _pl_window_get_row_status    (PlWindow    *self,
+                                                  gint64       id,
+                                                  const char **icon,
+                                                  const char **tooltip);
 
 G_END_DECLS

@@ -46,6 +46,8 @@ struct _PlWindow {
   GMenuModel *run_menu;
 
   guint quit_timeout;
+  guint startup_tick;             /* the work left for after the first frame */
+  guint startup_frames;
 };
 
 G_DEFINE_FINAL_TYPE (PlWindow, pl_window, ADW_TYPE_APPLICATION_WINDOW)
@@ -107,6 +109,7 @@ single_selected (PlWindow *self)
 }
 
 static void update_actions (PlWindow *self);
+static gboolean can_resume (PlWindow *self, PlRunItem *item);
 
 static void
 show_page (PlWindow   *self,
@@ -303,26 +306,11 @@ row_update (RowWidgets *w)
 {
   PlRunItem *item = w->item;
   const char *status = pl_run_item_get_status (item);
-  static const struct { const char *status; const char *icon; const char *css; } icons[] = {
-    { "queued", "appointment-soon-symbolic", "dim-label" },
-    { "running", "media-playback-start-symbolic", "accent" },
-    { "paused", "media-playback-pause-symbolic", "warning" },
-    { "finished", "emblem-ok-symbolic", "success" },
-    { "stopped", "media-playback-stop-symbolic", "warning" },
-    { "failed", "dialog-error-symbolic", "error" },
-  };
-  const char *icon = "emblem-documents-symbolic", *css = "dim-label";
-  for (guint i = 0; i < G_N_ELEMENTS (icons); i++)
-    if (g_strcmp0 (icons[i].status, status) == 0)
-      {
-        icon = icons[i].icon;
-        css = icons[i].css;
-      }
-  gtk_image_set_from_icon_name (w->icon, icon);
+  gtk_image_set_from_icon_name (w->icon, pl_run_status_icon_name (status));
   const char *classes[] = { "dim-label", "accent", "warning", "success", "error" };
   for (guint i = 0; i < G_N_ELEMENTS (classes); i++)
     gtk_widget_remove_css_class (GTK_WIDGET (w->icon), classes[i]);
-  gtk_widget_add_css_class (GTK_WIDGET (w->icon), css);
+  gtk_widget_add_css_class (GTK_WIDGET (w->icon), pl_run_status_style_class (status));
   gtk_widget_set_tooltip_text (GTK_WIDGET (w->icon), pl_run_status_label (status));
 
   g_autoptr (GString) name = g_string_new (NULL);
@@ -359,6 +347,14 @@ row_update (RowWidgets *w)
     }
   else
     result = g_strdup_printf (_("acc %s"), acc);
+  /* a run that did not end well says so in words too, not only with its icon */
+  if (id > 0 && g_strcmp0 (status, "finished") != 0 && g_strcmp0 (status, "running") != 0)
+    {
+      g_autofree char *with_status = g_strdup_printf ("%s · %s", pl_run_status_label (status),
+                                                      result);
+      g_free (result);
+      result = g_steal_pointer (&with_status);
+    }
   gtk_label_set_text (w->result, result);
 
   gboolean active = pl_run_item_is_active (item);
@@ -467,6 +463,7 @@ row_setup (GtkSignalListItemFactory *factory,
 
   gtk_widget_set_visible (GTK_WIDGET (w->progress), FALSE);
   g_object_set_data_full (G_OBJECT (list_item), "pl-row", w, row_widgets_free);
+  g_object_set_data (G_OBJECT (box), "pl-row", w);
   gtk_list_item_set_child (list_item, box);
 }
 
@@ -684,6 +681,7 @@ update_actions (PlWindow *self)
     { "compare", n_stored >= 2 },
     { "export", one_stored && !active_one },
     { "run-again", one_stored && !active_one },
+    { "resume-run", one && can_resume (self, g_ptr_array_index (items, 0)) },
     { "rename", one_stored },
     { "tag", one_stored },
     { "delete", n_stored > 0 && !any_active },
@@ -720,19 +718,6 @@ action_run (GSimpleAction *action,
   show_page (self, "run");
 }
 
-static void
-on_open_response (GtkNativeDialog *dialog,
-                  int              response,
-                  PlWindow        *self)
-{
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      pl_window_open_file (self, file);
-    }
-  g_object_unref (dialog);
-}
-
 static GtkFileFilter *
 ini_filter (void)
 {
@@ -740,25 +725,6 @@ ini_filter (void)
   gtk_file_filter_set_name (filter, _("Experiment files"));
   gtk_file_filter_add_pattern (filter, "*.ini");
   return filter;
-}
-
-static void
-action_open (GSimpleAction *action,
-             GVariant      *param,
-             gpointer       user_data)
-{
-  PlWindow *self = user_data;
-  GtkFileChooserNative *chooser =
-    gtk_file_chooser_native_new (_("Open Experiment"), GTK_WINDOW (self),
-                                 GTK_FILE_CHOOSER_ACTION_OPEN, _("_Open"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_autoptr (GtkFileFilter) filter = ini_filter ();
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-  g_autofree char *dir = presets_dir ();
-  g_autoptr (GFile) folder = g_file_new_for_path (dir);
-  gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), folder, NULL);
-  g_signal_connect (chooser, "response", G_CALLBACK (on_open_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
 static void
@@ -786,54 +752,138 @@ action_new_experiment (GSimpleAction *action,
   update_title (self);
 }
 
+/* Says where a file was saved (a toast), or why not (a dialog headed @heading).
+ * Returns TRUE when it was saved. */
+static gboolean
+report_saved (PlWindow     *self,
+              const char   *path,
+              const GError *error,
+              const char   *heading)
+{
+  if (error)
+    {
+      pl_gui_show_error (GTK_WIDGET (self), heading, error->message);
+      return FALSE;
+    }
+  g_autofree char *base = g_path_get_basename (path);
+  g_autofree char *msg = g_strdup_printf (_("Saved %s"), base);
+  toast (self, msg);
+  return TRUE;
+}
+
 static void
 save_to (PlWindow   *self,
          const char *path)
 {
   g_autoptr (GError) error = NULL;
-  if (!pl_experiment_editor_save (self->editor, path, &error))
-    {
-      pl_gui_show_error (GTK_WIDGET (self), _("Cannot Save the Experiment"), error->message);
-      return;
-    }
+  pl_experiment_editor_save (self->editor, path, &error);
+  if (!report_saved (self, path, error, _("Cannot Save the Experiment")))
+    return;
   g_settings_set_string (self->settings, "last-experiment", path);
-  g_autofree char *base = g_path_get_basename (path);
-  g_autofree char *msg = g_strdup_printf (_("Saved %s"), base);
-  toast (self, msg);
   update_title (self);
 }
 
 static void
-on_save_response (GtkNativeDialog *dialog,
+export_comparison_to (PlWindow   *self,
+                      const char *path)
+{
+  g_autoptr (GError) error = NULL;
+  pl_compare_view_export_csv (self->compare_view, path, &error);
+  report_saved (self, path, error, _("Cannot Export the Comparison"));
+}
+
+static char *
+experiment_file_name (PlWindow *self)
+{
+  const char *name = pl_experiment_editor_get_name (self->editor);
+  return g_strdup_printf ("%s.ini", name && *name ? name : "experiment");
+}
+
+static char *
+comparison_file_name (PlWindow *self)
+{
+  return g_strdup ("comparison.csv");
+}
+
+/* The actions that ask for a file: Open, Save As and Export CSV. */
+typedef struct {
+  const char *action;
+  const char *title;                           /* N_() */
+  GtkFileChooserAction mode;
+  const char *accept;                          /* N_() */
+  gboolean experiments;                        /* *.ini, starting in the presets */
+  char *(*suggest) (PlWindow *self);           /* a file name to save as, or NULL */
+  void (*chosen) (PlWindow *self, const char *path);
+} FileDialog;
+
+static void open_path (PlWindow *self, const char *path);
+
+static const FileDialog file_dialogs[] = {
+  { "open", N_("Open Experiment"), GTK_FILE_CHOOSER_ACTION_OPEN, N_("_Open"), TRUE,
+    NULL, open_path },
+  { "save-as", N_("Save Experiment"), GTK_FILE_CHOOSER_ACTION_SAVE, N_("_Save"), TRUE,
+    experiment_file_name, save_to },
+  { "export-comparison", N_("Export Comparison"), GTK_FILE_CHOOSER_ACTION_SAVE, N_("_Save"),
+    FALSE, comparison_file_name, export_comparison_to },
+};
+
+static void
+open_path (PlWindow   *self,
+           const char *path)
+{
+  g_autoptr (GFile) file = g_file_new_for_path (path);
+  pl_window_open_file (self, file);
+}
+
+static void
+on_file_response (GtkNativeDialog *dialog,
                   int              response,
                   PlWindow        *self)
 {
+  const FileDialog *d = g_object_get_data (G_OBJECT (dialog), "pl-file-dialog");
   if (response == GTK_RESPONSE_ACCEPT)
     {
       g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
       g_autofree char *path = g_file_get_path (file);
       if (path)
-        save_to (self, path);
+        d->chosen (self, path);
     }
   g_object_unref (dialog);
 }
 
 static void
-action_save_as (GSimpleAction *action,
-                GVariant      *param,
-                gpointer       user_data)
+action_choose_file (GSimpleAction *action,
+                    GVariant      *param,
+                    gpointer       user_data)
 {
   PlWindow *self = user_data;
+  const FileDialog *d = NULL;
+  for (guint i = 0; i < G_N_ELEMENTS (file_dialogs); i++)
+    if (g_str_equal (file_dialogs[i].action, g_action_get_name (G_ACTION (action))))
+      d = &file_dialogs[i];
+  g_return_if_fail (d != NULL);
   GtkFileChooserNative *chooser =
-    gtk_file_chooser_native_new (_("Save Experiment"), GTK_WINDOW (self),
-                                 GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
+    gtk_file_chooser_native_new (_(d->title), GTK_WINDOW (self), d->mode, _(d->accept),
+                                 _("_Cancel"));
   gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  g_autoptr (GtkFileFilter) filter = ini_filter ();
-  gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
-  const char *name = pl_experiment_editor_get_name (self->editor);
-  g_autofree char *file = g_strdup_printf ("%s.ini", name && *name ? name : "experiment");
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), file);
-  g_signal_connect (chooser, "response", G_CALLBACK (on_save_response), self);
+  if (d->experiments)
+    {
+      g_autoptr (GtkFileFilter) filter = ini_filter ();
+      gtk_file_chooser_add_filter (GTK_FILE_CHOOSER (chooser), filter);
+    }
+  if (d->suggest)
+    {
+      g_autofree char *name = d->suggest (self);
+      gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), name);
+    }
+  else if (d->experiments)
+    {
+      g_autofree char *dir = presets_dir ();
+      g_autoptr (GFile) folder = g_file_new_for_path (dir);
+      gtk_file_chooser_set_current_folder (GTK_FILE_CHOOSER (chooser), folder, NULL);
+    }
+  g_object_set_data (G_OBJECT (chooser), "pl-file-dialog", (gpointer) d);
+  g_signal_connect (chooser, "response", G_CALLBACK (on_file_response), self);
   gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
 }
 
@@ -847,7 +897,7 @@ action_save (GSimpleAction *action,
   if (path && !pl_experiment_editor_is_preset (self->editor))
     save_to (self, path);
   else
-    action_save_as (action, param, user_data);
+    g_action_group_activate_action (G_ACTION_GROUP (self), "save-as", NULL);
 }
 
 static void
@@ -925,43 +975,6 @@ action_export (GSimpleAction *action,
 }
 
 static void
-on_csv_response (GtkNativeDialog *dialog,
-                 int              response,
-                 PlWindow        *self)
-{
-  if (response == GTK_RESPONSE_ACCEPT)
-    {
-      g_autoptr (GFile) file = gtk_file_chooser_get_file (GTK_FILE_CHOOSER (dialog));
-      g_autofree char *path = g_file_get_path (file);
-      g_autoptr (GError) error = NULL;
-      if (!pl_compare_view_export_csv (self->compare_view, path, &error))
-        pl_gui_show_error (GTK_WIDGET (self), _("Cannot Export the Comparison"), error->message);
-      else
-        {
-          g_autofree char *base = g_path_get_basename (path);
-          g_autofree char *msg = g_strdup_printf (_("Saved %s"), base);
-          toast (self, msg);
-        }
-    }
-  g_object_unref (dialog);
-}
-
-static void
-action_export_comparison (GSimpleAction *action,
-                          GVariant      *param,
-                          gpointer       user_data)
-{
-  PlWindow *self = user_data;
-  GtkFileChooserNative *chooser =
-    gtk_file_chooser_native_new (_("Export Comparison"), GTK_WINDOW (self),
-                                 GTK_FILE_CHOOSER_ACTION_SAVE, _("_Save"), _("_Cancel"));
-  gtk_native_dialog_set_modal (GTK_NATIVE_DIALOG (chooser), TRUE);
-  gtk_file_chooser_set_current_name (GTK_FILE_CHOOSER (chooser), "comparison.csv");
-  g_signal_connect (chooser, "response", G_CALLBACK (on_csv_response), self);
-  gtk_native_dialog_show (GTK_NATIVE_DIALOG (chooser));
-}
-
-static void
 action_run_again (GSimpleAction *action,
                   GVariant      *param,
                   gpointer       user_data)
@@ -980,6 +993,37 @@ action_run_again (GSimpleAction *action,
       return;
     }
   pl_run_manager_submit (self->manager, info->name, info->experiment, info->id);
+  show_page (self, "run");
+}
+
+/* Can @item continue training from its saved state (`paramlab-cli resume`)? */
+static gboolean
+can_resume (PlWindow  *self,
+            PlRunItem *item)
+{
+  gint64 id = item ? pl_run_item_get_id (item) : 0;
+  if (id <= 0 || pl_run_item_is_active (item)
+      || !pl_run_status_can_resume (pl_run_item_get_status (item)))
+    return FALSE;
+  g_autofree char *db = pl_application_dup_db_path (self->app);
+  g_autofree char *state = pl_run_state_file (db, id);
+  return g_file_test (state, G_FILE_TEST_IS_REGULAR);
+}
+
+/* Resumes the selected run in a child `paramlab-cli resume`, shown live. */
+static void
+action_resume_run (GSimpleAction *action,
+                   GVariant      *param,
+                   gpointer       user_data)
+{
+  PlWindow *self = user_data;
+  g_autoptr (PlRunItem) item = single_selected (self);
+  if (!can_resume (self, item))
+    return;
+  g_autoptr (PlRunInfo) info = pl_run_store_get_run (get_store (self), pl_run_item_get_id (item),
+                                                     NULL);
+  pl_run_manager_resume (self->manager, pl_run_item_get_name (item), pl_run_item_get_id (item),
+                         info ? info->experiment : NULL);
   show_page (self, "run");
 }
 
@@ -1047,20 +1091,13 @@ edit_run_text (PlWindow   *self,
   gtk_window_present (GTK_WINDOW (dialog));
 }
 
+/* "rename" or "tag" */
 static void
-action_rename (GSimpleAction *action,
-               GVariant      *param,
-               gpointer       user_data)
+action_edit_run (GSimpleAction *action,
+                 GVariant      *param,
+                 gpointer       user_data)
 {
-  edit_run_text (user_data, "rename");
-}
-
-static void
-action_tag (GSimpleAction *action,
-            GVariant      *param,
-            gpointer       user_data)
-{
-  edit_run_text (user_data, "tag");
+  edit_run_text (user_data, g_action_get_name (G_ACTION (action)));
 }
 
 typedef struct {
@@ -1127,11 +1164,11 @@ action_delete (GSimpleAction *action,
 
 static const GActionEntry win_actions[] = {
   { "run", action_run },
-  { "open", action_open },
+  { "open", action_choose_file },
   { "open-preset", action_open_preset, "s" },
   { "new-experiment", action_new_experiment },
   { "save", action_save },
-  { "save-as", action_save_as },
+  { "save-as", action_choose_file },
   { "search", action_search },
   { "back", action_back },
   { "pause-resume", action_pause_resume },
@@ -1139,10 +1176,11 @@ static const GActionEntry win_actions[] = {
   { "compare", action_compare },
   { "show-page", action_show_page, "s" },
   { "export", action_export },
-  { "export-comparison", action_export_comparison },
+  { "export-comparison", action_choose_file },
   { "run-again", action_run_again },
-  { "rename", action_rename },
-  { "tag", action_tag },
+  { "resume-run", action_resume_run },
+  { "rename", action_edit_run },
+  { "tag", action_edit_run },
   { "delete", action_delete },
 };
 
@@ -1277,11 +1315,63 @@ pl_window_class_init (PlWindowClass *klass)
 static void
 pl_window_init (PlWindow *self)
 {
+  pl_gui_trace ("window: init");
   gtk_widget_init_template (GTK_WIDGET (self));
+  pl_gui_trace ("window: template built");
   g_action_map_add_action_entries (G_ACTION_MAP (self), win_actions,
                                    G_N_ELEMENTS (win_actions), self);
   g_autoptr (GMenuModel) presets = build_presets_menu ();
   adw_split_button_set_menu_model (self->open_button, presets);
+}
+
+static void
+trace_phase (GdkFrameClock *clock,
+             const char    *what)
+{
+  pl_gui_trace (what);
+}
+
+static void
+trace_after_paint (GdkFrameClock *clock,
+                   PlWindow      *self)
+{
+  pl_gui_trace ("first frame painted");
+  g_signal_handlers_disconnect_by_func (clock, trace_after_paint, self);
+  g_signal_handlers_disconnect_by_func (clock, trace_phase, (gpointer) "frame: layout starts");
+  g_signal_handlers_disconnect_by_func (clock, trace_phase, (gpointer) "frame: layout done");
+  g_signal_handlers_disconnect_by_func (clock, trace_phase, (gpointer) "frame: paint starts");
+}
+
+static void
+trace_realize (GtkWidget *widget)
+{
+  pl_gui_trace ("window: realized");
+  GdkFrameClock *clock = gtk_widget_get_frame_clock (widget);
+  g_signal_connect (clock, "layout", G_CALLBACK (trace_phase), (gpointer) "frame: layout starts");
+  g_signal_connect_after (clock, "layout", G_CALLBACK (trace_phase), (gpointer) "frame: layout done");
+  g_signal_connect (clock, "paint", G_CALLBACK (trace_phase), (gpointer) "frame: paint starts");
+  g_signal_connect (clock, "after-paint", G_CALLBACK (trace_after_paint), widget);
+}
+
+/* What the first frame does not need: the plugin list (a child process) and the
+ * shortcuts window. Runs at the start of the second frame. */
+static gboolean
+after_first_frame (GtkWidget     *widget,
+                   GdkFrameClock *clock,
+                   gpointer       data)
+{
+  PlWindow *self = PL_WINDOW (widget);
+  if (self->startup_frames++ == 0)
+    return G_SOURCE_CONTINUE;
+  self->startup_tick = 0;
+  pl_plugin_catalog_reload (self->catalog, pl_run_manager_get_cli_path (self->manager));
+  g_autoptr (GtkBuilder) builder =
+    gtk_builder_new_from_resource ("/io/github/paramlab/Paramlab/help-overlay.ui");
+  GtkShortcutsWindow *overlay = GTK_SHORTCUTS_WINDOW (gtk_builder_get_object (builder,
+                                                                              "help_overlay"));
+  gtk_application_window_set_help_overlay (GTK_APPLICATION_WINDOW (self), overlay);
+  pl_gui_trace ("after the first frame: plugin list started, shortcuts built");
+  return G_SOURCE_REMOVE;
 }
 
 static void
@@ -1291,8 +1381,11 @@ add_page (PlWindow   *self,
           const char *title,
           const char *icon)
 {
-  AdwViewStackPage *page = adw_view_stack_add_titled (self->view_stack, pl_lazy_bin_new (child),
-                                                      name, title);
+  GtkWidget *bin = pl_lazy_bin_new (child);
+  /* the page the window opens on is in the tree from the start */
+  if (g_str_equal (name, "editor"))
+    pl_lazy_bin_adopt (PL_LAZY_BIN (bin));
+  AdwViewStackPage *page = adw_view_stack_add_titled (self->view_stack, bin, name, title);
   adw_view_stack_page_set_icon_name (page, icon);
 }
 
@@ -1300,6 +1393,7 @@ PlWindow *
 pl_window_new (PlApplication *app)
 {
   g_return_val_if_fail (PL_IS_APPLICATION (app), NULL);
+  pl_gui_trace ("window: new");
   PlWindow *self = g_object_new (PL_TYPE_WINDOW, "application", app, NULL);
   self->app = app;
   self->settings = g_object_ref (pl_application_get_settings (app));
@@ -1311,12 +1405,16 @@ pl_window_new (PlApplication *app)
   if (g_settings_get_boolean (self->settings, "window-maximized"))
     gtk_window_maximize (GTK_WINDOW (self));
 
+  pl_gui_trace ("window: template");
   self->catalog = pl_plugin_catalog_new ();
   self->editor = PL_EXPERIMENT_EDITOR (pl_experiment_editor_new (self->catalog, self->settings));
+  pl_gui_trace ("window: editor");
   self->run_view = PL_RUN_VIEW (pl_run_view_new (self->settings));
+  pl_gui_trace ("window: run view");
   self->compare_view = PL_COMPARE_VIEW (pl_compare_view_new ());
   self->plugins_page = PL_PLUGINS_PAGE (pl_plugins_page_new (self->catalog, self->settings,
                                                              pl_run_manager_get_cli_path (self->manager)));
+  pl_gui_trace ("window: compare, plugins");
   add_page (self, GTK_WIDGET (self->editor), "editor", _("Experiment"), "document-edit-symbolic");
   add_page (self, GTK_WIDGET (self->run_view), "run", _("Live"), "pl-chart-symbolic");
   add_page (self, GTK_WIDGET (self->compare_view), "compare", _("Compare"), "view-dual-symbolic");
@@ -1350,6 +1448,7 @@ pl_window_new (PlApplication *app)
   g_signal_connect (self->manager, "run-ended", G_CALLBACK (on_run_ended), self);
   g_signal_connect (app, "store-changed", G_CALLBACK (on_store_changed), self);
 
+  pl_gui_trace ("window: pages, sidebar");
   /* the default experiment, so that one click runs something real */
   g_autofree char *last = g_settings_get_string (self->settings, "last-experiment");
   g_autofree char *preset = default_experiment_path ();
@@ -1357,13 +1456,20 @@ pl_window_new (PlApplication *app)
         && load_experiment (self, last, FALSE)))
     load_experiment (self, preset, TRUE);
 
-  pl_plugin_catalog_reload (self->catalog, pl_run_manager_get_cli_path (self->manager));
+  pl_gui_trace ("window: experiment loaded");
+  pl_plugin_catalog_set_pending (self->catalog);
+  self->startup_tick = gtk_widget_add_tick_callback (GTK_WIDGET (self), after_first_frame,
+                                                     NULL, NULL);
   _pl_window_refresh (self);
+  pl_gui_trace ("window: run list");
   adw_view_stack_set_visible_child_name (self->view_stack, "editor");
   /* a narrow window opens on the experiment; the runs are one "back" away */
   adw_leaflet_set_visible_child (self->leaflet, self->content);
   update_title (self);
   update_actions (self);
+  if (g_getenv ("PARAMLAB_DEBUG_STARTUP"))
+    g_signal_connect (self, "realize", G_CALLBACK (trace_realize), NULL);
+  pl_gui_trace ("window: built");
   return self;
 }
 
@@ -1387,6 +1493,37 @@ PlRunList *_pl_window_get_run_list (PlWindow *self) { return self->runs; }
 GtkSelectionModel *_pl_window_get_selection (PlWindow *self) { return GTK_SELECTION_MODEL (self->selection); }
 GtkWidget *_pl_window_get_run_button (PlWindow *self) { return self->run_button; }
 GtkWidget *_pl_window_get_search_entry (PlWindow *self) { return GTK_WIDGET (self->search_entry); }
+
+static GtkWidget *
+find_row (GtkWidget *widget,
+          gint64     id)
+{
+  RowWidgets *w = g_object_get_data (G_OBJECT (widget), "pl-row");
+  if (w && w->item && pl_run_item_get_id (w->item) == id)
+    return widget;
+  for (GtkWidget *c = gtk_widget_get_first_child (widget); c; c = gtk_widget_get_next_sibling (c))
+    {
+      GtkWidget *found = find_row (c, id);
+      if (found)
+        return found;
+    }
+  return NULL;
+}
+
+gboolean
+_pl_window_get_row_status (PlWindow    *self,
+                           gint64       id,
+                           const char **icon,
+                           const char **tooltip)
+{
+  GtkWidget *row = find_row (GTK_WIDGET (self->runs_view), id);
+  if (!row)
+    return FALSE;
+  RowWidgets *w = g_object_get_data (G_OBJECT (row), "pl-row");
+  *icon = gtk_image_get_icon_name (w->icon);
+  *tooltip = gtk_widget_get_tooltip_text (GTK_WIDGET (w->icon));
+  return TRUE;
+}
 
 const char *
 _pl_window_get_page (PlWindow *self)

@@ -255,6 +255,188 @@ test_ste (gconstpointer data)
       g_assert_cmpint (r >= qmin && r <= qmax, ==, c->passes[i]);
       g_assert_cmpfloat (dx[i], ==, c->passes[i] ? 1.0f + dy[i] : 1.0f);
     }
+  /* the same from the mask the forward records */
+  float y[8], dxm[8];
+  uint8_t mask[8];
+  pl_int8_fake_quant_forward_mask (y, mask, c->x, 1, c->n, &s, &c->zero_point, c->scheme);
+  for (int i = 0; i < c->n; i++)
+    {
+      g_assert_cmpint (mask[i], ==, c->passes[i]);
+      dxm[i] = 1.0f;
+    }
+  pl_int8_fake_quant_backward_mask (dxm, dy, mask, c->n);
+  g_assert_cmpmem (dxm, c->n * sizeof (float), dx, c->n * sizeof (float));
+}
+
+/* ---- maths: the kernels with a recorded mask ------------------------------------ */
+
+/* The scalar reference of fake quantization, straight from pl-int8.h's definition
+ * with libm's rounding (half to even in the default mode): *in_range where
+ * qmin <= round_half_even (x / s) + z <= qmax; NaN quotients count as below the
+ * range (clamped to qmin), infinities as outside. */
+static float
+ref_fake_quant (float x, float s, int32_t z, PlInt8Scheme scheme, gboolean *in_range)
+{
+  int qmin, qmax;
+  ref_range (scheme, &qmin, &qmax);
+  float t = x / s;
+  double r = isnan (t) ? qmin - 1.0 : (double) nearbyintf (t) + z;
+  *in_range = r >= qmin && r <= qmax;
+  double q = r < qmin ? qmin : r > qmax ? qmax : r;
+  return (float) ((int32_t) q - z) * s;
+}
+
+static guint32
+bits_of (float v)
+{
+  guint32 b;
+  memcpy (&b, &v, sizeof b);
+  return b;
+}
+
+/* x values a kernel must get right: both sides of every limit of the range and
+ * of ties, zeros of both signs, NaN, infinities, huge and subnormal values, and
+ * random values at the channel's scale */
+static float
+hard_value (PlRng *rng, int k, float s, int32_t z, int qmin, int qmax)
+{
+  float edge[] = { (qmin - z - 0.5f) * s, (qmax - z + 0.5f) * s, (qmin - z) * s,
+                   (qmax - z) * s, 0.5f * s, -0.5f * s, 1.5f * s, (qmax - z - 0.5f) * s };
+  switch (k % 16)
+    {
+    case 0: return NAN;
+    case 1: return INFINITY;
+    case 2: return -INFINITY;
+    case 3: return -0.0f;
+    case 4: return 0.0f;
+    case 5: return 1e30f;
+    case 6: return -1e-40f;
+    case 7:
+    case 8:
+    case 9:
+      {
+        float e = edge[(k / 16 + k) % G_N_ELEMENTS (edge)];
+        int step = k % 3 - 1;  /* the edge and its float neighbours */
+        return step == 0 ? e : nextafterf (e, step < 0 ? -INFINITY : INFINITY);
+      }
+    default:
+      return (float) (pl_rng_normal (rng) * 60.0 * s);
+    }
+}
+
+typedef struct {
+  const char *name;
+  gboolean portable;
+} KernelCase;
+
+static const KernelCase kernel_cases[] = {
+  { "default", FALSE },   /* AVX-512F where the CPU has it */
+  { "portable", TRUE },
+};
+
+/* pl_int8_fake_quant_forward_mask () and _backward_mask () against the scalar
+ * reference and against the kernels without a mask, bit for bit: every scheme,
+ * per tensor and per channel, lengths around the vector width (tails), x in
+ * place, and the hard values above. */
+static void
+test_mask_kernels (gconstpointer data)
+{
+  const KernelCase *kc = data;
+  static const size_t lens[] = { 1, 7, 15, 16, 17, 31, 33, 100, 784 };
+  PlRng rng;
+  pl_rng_init (&rng, 5);
+  pl_int8_fake_quant_use_portable (kc->portable);
+  int checked = 0, clamped = 0;
+  for (int scheme = PL_INT8_SYMMETRIC; scheme <= PL_INT8_AFFINE; scheme++)
+    for (guint li = 0; li < G_N_ELEMENTS (lens); li++)
+      for (int n_ch = 1; n_ch <= 3; n_ch += 2)
+        {
+          int qmin, qmax;
+          ref_range (scheme, &qmin, &qmax);
+          size_t len = lens[li], n = n_ch * len;
+          float s[3] = { S7, 0.013f, 3.7e-3f };
+          int32_t z[3] = { 0, 0, 0 };
+          if (scheme == PL_INT8_AFFINE)
+            z[0] = -128, z[1] = 17, z[2] = 127;
+          g_autofree float *x = g_new (float, n), *y = g_new (float, n), *y0 = g_new (float, n);
+          g_autofree float *yi = g_new (float, n), *dx = g_new (float, n), *dx0 = g_new (float, n);
+          g_autofree float *dy = g_new (float, n);
+          g_autofree uint8_t *mask = g_new (uint8_t, n), *maski = g_new (uint8_t, n);
+          for (int c = 0; c < n_ch; c++)
+            for (size_t i = 0; i < len; i++)
+              {
+                size_t k = c * len + i;
+                x[k] = hard_value (&rng, (int) (k * 7 + li), s[c], z[c], qmin, qmax);
+                /* dx: what other consumers added, including -0 (kept bit for bit
+                 * where the value was clamped), NaN and infinity */
+                dx[k] = k % 11 == 3 ? -0.0f : k % 13 == 5 ? NAN : k % 17 == 9 ? -INFINITY
+                        : (float) pl_rng_normal (&rng);
+                dy[k] = k % 19 == 2 ? INFINITY : k % 23 == 4 ? -0.0f : (float) pl_rng_normal (&rng);
+              }
+          memcpy (dx0, dx, n * sizeof (float));
+          pl_int8_fake_quant_forward_mask (y, mask, x, n_ch, len, s, z, scheme);
+          pl_int8_fake_quant_forward (y0, x, n_ch, len, s, z, scheme);
+          memcpy (yi, x, n * sizeof (float));
+          pl_int8_fake_quant_forward_mask (yi, maski, yi, n_ch, len, s, z, scheme);  /* in place */
+          g_assert_cmpmem (y, n * sizeof (float), y0, n * sizeof (float));
+          g_assert_cmpmem (yi, n * sizeof (float), y0, n * sizeof (float));
+          g_assert_cmpmem (maski, n, mask, n);
+          for (int c = 0; c < n_ch; c++)
+            for (size_t i = 0; i < len; i++)
+              {
+                size_t k = c * len + i;
+                gboolean in;
+                float want = ref_fake_quant (x[k], s[c], z[c], scheme, &in);
+                if (bits_of (y[k]) != bits_of (want) || mask[k] != (uint8_t) in)
+                  g_error ("%s scheme %d n_ch %d len %zu: x[%zu] = %.9g (s %.9g z %d): y %.9g "
+                           "mask %d, reference %.9g %d", kc->name, scheme, n_ch, len, k, x[k],
+                           s[c], z[c], y[k], mask[k], want, in);
+                clamped += !in;
+                checked++;
+              }
+          pl_int8_fake_quant_backward_mask (dx, dy, mask, n);
+          pl_int8_fake_quant_backward (dx0, dy, x, n_ch, len, s, z, scheme);
+          g_assert_cmpmem (dx, n * sizeof (float), dx0, n * sizeof (float));
+          /* and against the reference, from the saved inputs */
+          memcpy (dx0, dx, n * sizeof (float));
+          for (size_t k = 0; k < n; k++)
+            {
+              gboolean in;
+              ref_fake_quant (x[k], s[k / len], z[k / len], scheme, &in);
+              if (!in)
+                g_assert_cmpuint (bits_of (dx[k]), ==, bits_of (dx0[k]));
+            }
+        }
+  g_assert_cmpint (checked, >, 5000);
+  g_assert_cmpint (clamped, >, 500);
+  pl_int8_fake_quant_use_portable (FALSE);
+}
+
+/* The backward from a mask, against dx + dy and dx by the reference, for any
+ * nonzero mask byte; NaN, infinities and -0 in dx and dy. */
+static void
+test_mask_backward (gconstpointer data)
+{
+  const KernelCase *kc = data;
+  pl_int8_fake_quant_use_portable (kc->portable);
+  for (size_t n = 1; n <= 70; n += 3)
+    {
+      float dx[70], dy[70], out[70];
+      uint8_t mask[70];
+      for (size_t i = 0; i < n; i++)
+        {
+          static const float vals[] = { 1.5f, -0.0f, 0.0f, NAN, INFINITY, -INFINITY, -2.25f,
+                                        1e-40f };
+          dx[i] = vals[i % G_N_ELEMENTS (vals)];
+          dy[i] = vals[(i / 3 + 1) % G_N_ELEMENTS (vals)];
+          mask[i] = (uint8_t) (i % 5 == 0 ? 0 : i % 5 == 1 ? 1 : i % 5 == 2 ? 255 : i % 5 == 3 ? 0 : 2);
+        }
+      memcpy (out, dx, n * sizeof (float));
+      pl_int8_fake_quant_backward_mask (out, dy, mask, n);
+      for (size_t i = 0; i < n; i++)
+        g_assert_cmpuint (bits_of (out[i]), ==, bits_of (mask[i] ? dx[i] + dy[i] : dx[i]));
+    }
+  pl_int8_fake_quant_use_portable (FALSE);
 }
 
 /* ---- the plugin: options -------------------------------------------------------- */
@@ -1199,6 +1381,15 @@ main (int argc, char **argv)
       g_autofree char *path = g_strdup_printf ("/plugins/qat-int8/maths/ste/%s",
                                                ste_cases[i].name);
       g_test_add_data_func (path, &ste_cases[i], test_ste);
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (kernel_cases); i++)
+    {
+      g_autofree char *path = g_strdup_printf ("/plugins/qat-int8/maths/mask-kernels/%s",
+                                               kernel_cases[i].name);
+      g_test_add_data_func (path, &kernel_cases[i], test_mask_kernels);
+      g_autofree char *path2 = g_strdup_printf ("/plugins/qat-int8/maths/mask-backward/%s",
+                                                kernel_cases[i].name);
+      g_test_add_data_func (path2, &kernel_cases[i], test_mask_backward);
     }
   g_test_add_func ("/plugins/qat-int8/options/listed", test_listed);
   g_test_add_func ("/plugins/qat-int8/options/bad", test_bad_options);

@@ -284,7 +284,8 @@ END {
     i1 = med("int8_vs_fp32_b1"); i128 = med("int8_vs_fp32_b128");
     nr = ncw["sparse_vs_dense_b1"];
     row("Sparse 90% inference, W1 784-512-512-10 pruned by magnitude per layer, batch 1 / 128 (1 thr, CPU time, median of " nr " runs)",
-        sprintf("CSR: %.1f / %.0f us", med("sparse_b1_cpu_us"), med("sparse_b128_cpu_us")),
+        sprintf("b1 kernel %s, b128 CSR: %.1f / %.0f us", cwl["sparse_b1_kernel_hidden.0.weight"],
+                med("sparse_b1_cpu_us"), med("sparse_b128_cpu_us")),
         sprintf("dense fp32 (sgemv / sgemm): %.1f / %.0f us", med("fp32-pruned_b1_cpu_us"), med("fp32-pruned_b128_cpu_us")),
         sprintf("%.2fx / %.2fx", s1, s128), ">= 4x / >= 1.5x dense",
         (s1 >= 4 ? "yes" : "**no**") " / " (s128 >= 1.5 ? "yes" : "**no**"));

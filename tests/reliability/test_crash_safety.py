@@ -26,6 +26,8 @@ import time
 CLI, SRC = sys.argv[1], sys.argv[2]
 PRESET = os.path.join(SRC, "data", "experiments", "digits-mlp.ini")
 V1_DUMP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs-v1.sql")
+V2_DUMP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs-v2.sql")
+SCHEMA_VERSION = 3  # PL_RUN_STORE_SCHEMA_VERSION
 N_KILLS = int(os.environ.get("PARAMLAB_KILLS", "24"))
 results = []
 
@@ -258,7 +260,8 @@ def kill_9_at_random_moments(env):
 @case
 def migrates_a_version_1_database(env):
     """a v1 database holding runs, metrics, events, plugins and checkpoints
-    migrates to v2 (runs rebuilt for the new statuses) with everything kept"""
+    migrates to the current version (v2: runs rebuilt for the new statuses; v3:
+    checkpoints rebuilt for sparse) with everything kept"""
     con = sqlite3.connect(env.db)
     con.executescript(open(V1_DUMP).read())
     con.commit()
@@ -273,7 +276,8 @@ def migrates_a_version_1_database(env):
            and before["checkpoints"] > 0, f"the fixture holds too little: {before}")
 
     rows = listing(env)  # opens the store: migrates
-    expect(env.sql("PRAGMA user_version") == [(2,)], "not migrated to version 2")
+    expect(env.sql("PRAGMA user_version") == [(SCHEMA_VERSION,)],
+           f"not migrated to version {SCHEMA_VERSION}")
     integrity(env)
     after = {t: env.sql(f"SELECT count(*) FROM {t}")[0][0] for t in tables}
     expect(after == before, f"rows changed: {before} -> {after}")
@@ -283,7 +287,7 @@ def migrates_a_version_1_database(env):
     live = [r for (r,) in env.sql("SELECT id FROM runs WHERE NOT deleted ORDER BY id")]
     expect(sorted(rows) == live and len(live) == len(runs_before) - 1,
            f"list shows {sorted(rows)}, the store has {live} not deleted")
-    note(f"migrated v1 -> v2 keeping {before}")
+    note(f"migrated v1 -> v{SCHEMA_VERSION} keeping {before}")
     # the new statuses are accepted, old ones still refused
     env.sql("UPDATE runs SET status = 'interrupted' WHERE id = 1")
     try:
@@ -305,6 +309,85 @@ def migrates_a_version_1_database(env):
         expect(left == 0, f"deleting run {rid} left {left} rows in {t}")
     # and a new run works on the migrated store
     env.run("run", env.experiment("after-migration", epochs=1), check=0)
+    integrity(env)
+
+
+@case
+def migrates_a_version_2_database(env):
+    """a v2 database (runs-v2.sql: finished, interrupted, failed and soft-deleted
+    runs, fp32 and int8 checkpoints and exports) migrates to v3, whose checkpoints
+    table accepts 'sparse', with every row of every table kept; a sparse export is
+    then recorded"""
+    con = sqlite3.connect(env.db)
+    con.executescript(open(V2_DUMP).read())
+    con.commit()
+    con.close()
+    expect(env.sql("PRAGMA user_version") == [(2,)], "the fixture is not version 2")
+    try:
+        env.sql("INSERT INTO checkpoints (run_id, step, path, kind, format, created_at) "
+                "VALUES (1, 1, 'x', 'export', 'sparse', 0)")
+        raise AssertionError("the version-2 fixture already accepts format 'sparse'")
+    except sqlite3.IntegrityError:
+        pass
+    tables = ["runs", "metrics", "events", "run_plugins", "checkpoints", "metric_keys",
+              "run_summary"]
+    # every row of every table, in primary key order
+    order = {"runs": "id", "metrics": "run_id, key_id, step", "events": "run_id, seq",
+             "run_plugins": "rowid", "checkpoints": "id", "metric_keys": "id",
+             "run_summary": "run_id, key_id"}
+    dump_before = {t: env.sql(f"SELECT * FROM {t} ORDER BY {order[t]}") for t in tables}
+    counts = {t: len(rows) for t, rows in dump_before.items()}
+    formats = sorted({f for (f,) in env.sql("SELECT format FROM checkpoints")})
+    statuses = sorted({s for (s,) in env.sql("SELECT status FROM runs")})
+    expect(formats == ["fp32", "int8"] and "interrupted" in statuses
+           and env.sql("SELECT count(*) FROM runs WHERE deleted")[0][0] == 1
+           and all(counts[t] > 0 for t in tables), f"the fixture holds too little: {counts}")
+
+    rows = listing(env)  # opens the store: migrates
+    expect(env.sql("PRAGMA user_version") == [(SCHEMA_VERSION,)],
+           f"not migrated to version {SCHEMA_VERSION}")
+    integrity(env)
+    dump_after = {t: env.sql(f"SELECT * FROM {t} ORDER BY {order[t]}") for t in tables}
+    for t in tables:
+        expect(dump_after[t] == dump_before[t], f"table {t} changed in the migration")
+    expect(sorted(rows) == [1, 2, 3, 5], f"list shows {sorted(rows)}")
+    expect(env.sql("SELECT name FROM sqlite_schema WHERE type = 'index' "
+                   "AND tbl_name = 'checkpoints'") == [("checkpoints_run",)],
+           "the index checkpoints_run is missing after the rebuild")
+    note(f"migrated v2 -> v{SCHEMA_VERSION} keeping {counts}")
+    # the new format is accepted, another still refused
+    env.sql("INSERT INTO checkpoints (run_id, step, path, kind, format, created_at) "
+            "VALUES (1, 1, 'x', 'export', 'sparse', 0)")
+    try:
+        env.sql("INSERT INTO checkpoints (run_id, step, path, kind, format, created_at) "
+                "VALUES (1, 1, 'x', 'export', 'fp16', 0)")
+        raise AssertionError("the CHECK constraint accepts 'fp16'")
+    except sqlite3.IntegrityError:
+        pass
+    # the rebuilt table still refers to runs: deleting a run cascades
+    rid = 5
+    expect(env.sql("SELECT count(*) FROM checkpoints WHERE run_id = ?", rid)[0][0] > 0,
+           f"run {rid} has no checkpoints in the fixture")
+    con = sqlite3.connect(env.db)
+    con.execute("PRAGMA foreign_keys = ON")
+    con.execute("DELETE FROM runs WHERE id = ?", (rid,))
+    con.commit()
+    con.close()
+    for t in ("metrics", "events", "run_plugins", "checkpoints", "run_summary"):
+        left = env.sql(f"SELECT count(*) FROM {t} WHERE run_id = ?", rid)[0][0]
+        expect(left == 0, f"deleting run {rid} left {left} rows in {t}")
+    # a new run on the migrated store, exported sparse: recorded as such
+    env.run("run", env.experiment("after-migration", epochs=1), check=0)
+    new_id = max(listing(env))
+    out = os.path.join(env.dir, "sparse.safetensors")
+    p = env.run("export", str(new_id), "--format", "sparse", "--out", out, check=0)
+    expect("not recorded" not in p.stdout, p.stdout)
+    recorded = env.sql("SELECT kind, format, path, size_bytes FROM checkpoints "
+                       "WHERE run_id = ? AND kind = 'export'", new_id)
+    expect(recorded == [("export", "sparse", os.path.abspath(out), os.path.getsize(out))],
+           f"the sparse export is recorded as {recorded}")
+    shown = [c for c in show(env, new_id)["checkpoints"] if c["kind"] == "export"]
+    expect([c["format"] for c in shown] == ["sparse"], f"show lists {shown}")
     integrity(env)
 
 
