@@ -2069,55 +2069,83 @@ pl_run_store_undelete_run (PlRunStore *self, gint64 run_id, GError **error)
  * (once each) the state files of the soft-deleted runs found in either place. */
 #define STATE_LEAF "state.safetensors"
 
+/* Adds to paths (once each, per seen) the state files of run_id that exist. */
 static gboolean
-add_state_paths (PlRunStore *self, GPtrArray *paths, GError **error)
+add_run_state_paths (PlRunStore *self, gint64 run_id, GPtrArray *paths, GHashTable *seen,
+                     GError **error)
 {
   g_autoptr (sqlite3_stmt) stmt =
     prepare (self,
-             "SELECT r.id, c.path FROM runs AS r "
-             "LEFT JOIN checkpoints AS c ON c.run_id = r.id AND c.kind IN ('last', 'best') "
-             "WHERE r.deleted = 1 ORDER BY r.id, c.id", error, "");
+             "SELECT path FROM checkpoints WHERE run_id = ?1 AND kind IN ('last', 'best') "
+             "ORDER BY id", error, "i", run_id);
   if (!stmt)
     return FALSE;
   g_autofree char *db_dir = g_path_get_dirname (self->path);
-  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
-  gint64 last_run = 0;
+  g_autofree char *leaf = g_strdup_printf ("run-%" G_GINT64_FORMAT, run_id);
+  g_autoptr (GPtrArray) candidates = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (candidates, g_build_filename (db_dir, "checkpoints", leaf, STATE_LEAF, NULL));
   int rc;
   while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
     {
-      gint64 run_id = sqlite3_column_int64 (stmt, 0);
-      const char *ckpt = (const char *) sqlite3_column_text (stmt, 1);
-      char *candidates[2] = { NULL, NULL };
-      if (run_id != last_run)
-        {
-          g_autofree char *leaf = g_strdup_printf ("run-%" G_GINT64_FORMAT, run_id);
-          candidates[0] = g_build_filename (db_dir, "checkpoints", leaf, STATE_LEAF, NULL);
-          last_run = run_id;
-        }
-      if (ckpt)
-        {
-          g_autofree char *dir = g_path_get_dirname (ckpt);
-          candidates[1] = g_build_filename (dir, STATE_LEAF, NULL);
-        }
-      for (guint i = 0; i < G_N_ELEMENTS (candidates); i++)
-        {
-          char *c = candidates[i];
-          if (c && !g_hash_table_contains (seen, c)
-              && g_file_test (c, G_FILE_TEST_IS_REGULAR))
-            {
-              g_ptr_array_add (paths, g_strdup (c));
-              g_hash_table_add (seen, c);
-            }
-          else
-            g_free (c);
-        }
+      g_autofree char *dir = g_path_get_dirname ((const char *) sqlite3_column_text (stmt, 0));
+      g_ptr_array_add (candidates, g_build_filename (dir, STATE_LEAF, NULL));
     }
   if (rc != SQLITE_DONE)
     {
       db_error (self->path, self->db, rc, error);
       return FALSE;
     }
+  for (guint i = 0; i < candidates->len; i++)
+    {
+      const char *c = candidates->pdata[i];
+      if (!g_hash_table_contains (seen, c) && g_file_test (c, G_FILE_TEST_IS_REGULAR))
+        {
+          g_ptr_array_add (paths, g_strdup (c));
+          g_hash_table_add (seen, g_strdup (c));
+        }
+    }
   return TRUE;
+}
+
+static gboolean
+add_state_paths (PlRunStore *self, GPtrArray *paths, GError **error)
+{
+  g_autoptr (sqlite3_stmt) stmt =
+    prepare (self, "SELECT id FROM runs WHERE deleted = 1 ORDER BY id", error, "");
+  if (!stmt)
+    return FALSE;
+  g_autoptr (GArray) ids = g_array_new (FALSE, FALSE, sizeof (gint64));
+  int rc;
+  while ((rc = sqlite3_step (stmt)) == SQLITE_ROW)
+    {
+      gint64 id = sqlite3_column_int64 (stmt, 0);
+      g_array_append_val (ids, id);
+    }
+  if (rc != SQLITE_DONE)
+    {
+      db_error (self->path, self->db, rc, error);
+      return FALSE;
+    }
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  for (guint i = 0; i < ids->len; i++)
+    if (!add_run_state_paths (self, g_array_index (ids, gint64, i), paths, seen, error))
+      return FALSE;
+  return TRUE;
+}
+
+char *
+pl_run_store_find_state_file (PlRunStore *self, gint64 run_id, GError **error)
+{
+  g_return_val_if_fail (PL_IS_RUN_STORE (self), NULL);
+  g_return_val_if_fail (error == NULL || *error == NULL, NULL);
+
+  if (!check_open (self, error))
+    return NULL;
+  g_autoptr (GPtrArray) paths = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr (GHashTable) seen = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  if (!add_run_state_paths (self, run_id, paths, seen, error))
+    return NULL;
+  return paths->len ? g_strdup (paths->pdata[0]) : NULL;
 }
 
 gint64

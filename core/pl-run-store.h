@@ -221,6 +221,12 @@ gboolean    pl_run_store_undelete_run (PlRunStore *self, gint64 run_id, GError *
 gint64      pl_run_store_purge_deleted (PlRunStore *self, GPtrArray **checkpoint_paths,
                                         GError **error);
 
+/* The training state (state.safetensors) `paramlab-cli resume` would continue
+ * run_id from, if one exists: in the run's default checkpoint directory or beside
+ * its last/best checkpoints. NULL without error when there is none; NULL with
+ * error when the store cannot be read. (transfer full) */
+char       *pl_run_store_find_state_file (PlRunStore *self, gint64 run_id, GError **error);
+
 /* Runs newest first. filter (NULL or "" for all) matches a case-insensitive
  * substring of the name, the tags or the dataset. Returns a GPtrArray of
  * PlRunInfo (without experiment and error), or NULL with error. (transfer full) */

@@ -350,6 +350,9 @@ test_purge (void)
   PlExperiment *e1, *e2;
   g_autoptr (PlRun) kept = new_run (text, store, &e1);
   g_autoptr (PlRun) gone = new_run (text, store, &e2);
+  /* one run keeps its checkpoints outside the store's default directory */
+  g_autofree char *elsewhere = g_build_filename (pl_test_tmpdir (), "purge", "elsewhere", NULL);
+  pl_run_set_checkpoint_dir (kept, elsewhere);
   PlRunHooks hooks = { .name = "test-stop", .after_step = stop_after };
   pl_run_add_hooks (kept, &hooks, GINT_TO_POINTER (50), NULL);
   pl_run_add_hooks (gone, &hooks, GINT_TO_POINTER (50), NULL);
@@ -360,6 +363,18 @@ test_purge (void)
   g_autofree char *kept_state = pl_run_get_state_path (kept);
   g_assert_true (g_file_test (state, G_FILE_TEST_IS_REGULAR));
   g_assert_true (g_file_test (kept_state, G_FILE_TEST_IS_REGULAR));
+  g_assert_true (g_str_has_prefix (kept_state, elsewhere));
+
+  /* what the window asks before it offers Resume: both states are found */
+  g_autofree char *found_gone = pl_run_store_find_state_file (store, pl_run_get_id (gone), &error);
+  g_assert_no_error (error);
+  g_autofree char *found_kept = pl_run_store_find_state_file (store, pl_run_get_id (kept), &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (found_gone, ==, state);
+  g_assert_cmpstr (found_kept, ==, kept_state);
+  g_autofree char *none = pl_run_store_find_state_file (store, 9999, &error);
+  g_assert_no_error (error);
+  g_assert_null (none);
 
   g_assert_true (pl_run_store_delete_run (store, pl_run_get_id (gone), &error));
   g_autoptr (GPtrArray) paths = NULL;
@@ -377,6 +392,9 @@ test_purge (void)
   g_assert_true (found);
   g_assert_false (g_file_test (state, G_FILE_TEST_EXISTS));
   g_assert_true (g_file_test (kept_state, G_FILE_TEST_IS_REGULAR));
+  g_autofree char *after = pl_run_store_find_state_file (store, pl_run_get_id (gone), &error);
+  g_assert_no_error (error);
+  g_assert_null (after);
   pl_experiment_unref (e1);
   pl_experiment_unref (e2);
 }

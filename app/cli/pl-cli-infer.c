@@ -175,7 +175,7 @@ pl_cli_cmd_infer (int argc, char **argv)
   printf ("format: %s", pl_infer_format_to_string (format));
   if (format == PL_INFER_FORMAT_SPARSE)
     printf (" (density %.4f, CSR kernels %s)", pl_infer_net_get_density (net),
-            pl_csr_have_simd () ? "avx2" : "c");
+            pl_csr_kernel_name (pl_infer_net_get_csr_kernel (net)));
   else if (format == PL_INFER_FORMAT_INT8)
     printf (" (kernel %s)", pl_int8_kernel_name (used));
   printf ("\n");

@@ -380,16 +380,6 @@ pl_run_status_can_resume (const char *status)
          || g_strcmp0 (status, "failed") == 0;
 }
 
-char *
-pl_run_state_file (const char *store_path,
-                   gint64      run_id)
-{
-  g_return_val_if_fail (store_path != NULL, NULL);
-  g_autofree char *dir = g_path_get_dirname (store_path);
-  g_autofree char *leaf = g_strdup_printf ("run-%" G_GINT64_FORMAT, run_id);
-  return g_build_filename (dir, "checkpoints", leaf, "state.safetensors", NULL);
-}
-
 const char *
 pl_run_status_icon_name (const char *status)
 {

@@ -56,11 +56,7 @@ const char *pl_run_status_label         (const char *status);
 const char *pl_run_status_icon_name     (const char *status);
 const char *pl_run_status_style_class   (const char *status);
 /* TRUE for the statuses `paramlab-cli resume` continues: stopped, interrupted
- * and failed (when the run has a training state; see pl_run_state_file()). */
+ * and failed (when the run has a training state; see pl_run_store_find_state_file()). */
 gboolean    pl_run_status_can_resume    (const char *status);
-/* <store dir>/checkpoints/run-<id>/state.safetensors, where the engine writes
- * a run's training state for resume (the engine's default checkpoint dir).
- * (transfer full) */
-char       *pl_run_state_file           (const char *store_path, gint64 run_id);
 
 G_END_DECLS

@@ -1005,9 +1005,9 @@ can_resume (PlWindow  *self,
   if (id <= 0 || pl_run_item_is_active (item)
       || !pl_run_status_can_resume (pl_run_item_get_status (item)))
     return FALSE;
-  g_autofree char *db = pl_application_dup_db_path (self->app);
-  g_autofree char *state = pl_run_state_file (db, id);
-  return g_file_test (state, G_FILE_TEST_IS_REGULAR);
+  PlRunStore *store = get_store (self);
+  g_autofree char *state = store ? pl_run_store_find_state_file (store, id, NULL) : NULL;
+  return state != NULL;
 }
 
 /* Resumes the selected run in a child `paramlab-cli resume`, shown live. */
