@@ -257,6 +257,20 @@ def kill_9_at_random_moments(env):
     integrity(env)
 
 
+def delete_cascades(env, rid):
+    """Deletes run rid with foreign keys on; every table that refers to runs
+    must lose its rows of rid (the migrations rebuild tables, which could drop
+    an ON DELETE CASCADE)."""
+    con = sqlite3.connect(env.db)
+    con.execute("PRAGMA foreign_keys = ON")
+    con.execute("DELETE FROM runs WHERE id = ?", (rid,))
+    con.commit()
+    con.close()
+    for t in ("metrics", "events", "run_plugins", "checkpoints", "run_summary"):
+        left = env.sql(f"SELECT count(*) FROM {t} WHERE run_id = ?", rid)[0][0]
+        expect(left == 0, f"deleting run {rid} left {left} rows in {t}")
+
+
 @case
 def migrates_a_version_1_database(env):
     """a v1 database holding runs, metrics, events, plugins and checkpoints
@@ -299,14 +313,7 @@ def migrates_a_version_1_database(env):
     rid = 1
     n = env.sql("SELECT count(*) FROM metrics WHERE run_id = ?", rid)[0][0]
     expect(n > 0, f"run {rid} has no metrics in the fixture")
-    con = sqlite3.connect(env.db)
-    con.execute("PRAGMA foreign_keys = ON")
-    con.execute("DELETE FROM runs WHERE id = ?", (rid,))
-    con.commit()
-    con.close()
-    for t in ("metrics", "events", "run_plugins", "checkpoints", "run_summary"):
-        left = env.sql(f"SELECT count(*) FROM {t} WHERE run_id = ?", rid)[0][0]
-        expect(left == 0, f"deleting run {rid} left {left} rows in {t}")
+    delete_cascades(env, rid)
     # and a new run works on the migrated store
     env.run("run", env.experiment("after-migration", epochs=1), check=0)
     integrity(env)
@@ -368,14 +375,7 @@ def migrates_a_version_2_database(env):
     rid = 5
     expect(env.sql("SELECT count(*) FROM checkpoints WHERE run_id = ?", rid)[0][0] > 0,
            f"run {rid} has no checkpoints in the fixture")
-    con = sqlite3.connect(env.db)
-    con.execute("PRAGMA foreign_keys = ON")
-    con.execute("DELETE FROM runs WHERE id = ?", (rid,))
-    con.commit()
-    con.close()
-    for t in ("metrics", "events", "run_plugins", "checkpoints", "run_summary"):
-        left = env.sql(f"SELECT count(*) FROM {t} WHERE run_id = ?", rid)[0][0]
-        expect(left == 0, f"deleting run {rid} left {left} rows in {t}")
+    delete_cascades(env, rid)
     # a new run on the migrated store, exported sparse: recorded as such
     env.run("run", env.experiment("after-migration", epochs=1), check=0)
     new_id = max(listing(env))
