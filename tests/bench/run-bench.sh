@@ -151,9 +151,15 @@ fi
 if [ -x "$build/tests/bench-window" ] && command -v xvfb-run >/dev/null; then
   echo "run-bench.sh: window benchmark" >&2
   # under a private D-Bus session and a virtual X server, as the window tests run
-  sh "$here/../ui-wrapper.sh" "$build/tests/bench-window" 2>&1 | sed -n \
-    -e 's/^launch to first frame: \([0-9.]*\) ms.*/RESULT\twindow\t1\tfirst_frame_ms\t\1/p' \
-    >>"$raw" || true
+  # Launch to first frame, 5 launches per renderer, the median of each: GTK's
+  # default GL renderer (under Xvfb that is Mesa's software llvmpipe, ~200 ms of
+  # CPU by itself; a desktop has a GPU) and the Cairo renderer the ui tests use.
+  for renderer in gl cairo; do
+    for i in 1 2 3 4 5; do
+      GSK_RENDERER=$renderer sh "$here/../ui-wrapper.sh" "$build/tests/bench-window" startup \
+        2>&1 | sed -n 's/^launch to first frame: \([0-9.]*\) ms.*/\1/p' || true
+    done | sort -n | sed -n 3p | sed "s/^/RESULT\twindow\t1\tfirst_frame_ms_$renderer\t/" >>"$raw"
+  done
 fi
 
 if [ -n "${PL_BENCH_RAW:-}" ]; then
@@ -317,10 +323,12 @@ END {
         "< 16 ms", store["plot", "redraw_ms"] < 16 ? "yes" : "**no**");
   else
     row("Window: redraw 1,000,000 points", "not measured: tests/bench-plot not built (-Dgui=true)", "-", "-", "< 16 ms", "-");
-  if (("window", "first_frame_ms") in store)
-    row("Window: launch to first frame (Xvfb)", sprintf("%.0f ms", store["window", "first_frame_ms"]),
-        "-", "-", "< 500 ms", store["window", "first_frame_ms"] < 500 ? "yes" : "**no**");
-  else
+  if (("window", "first_frame_ms_gl") in store || ("window", "first_frame_ms_cairo") in store) {
+    gl = store["window", "first_frame_ms_gl"]; ca = store["window", "first_frame_ms_cairo"]
+    row("Window: launch to first frame (Xvfb, median of 5): GL renderer (software llvmpipe) / Cairo renderer",
+        sprintf("%s / %s", gl == "" ? "-" : sprintf("%.0f ms", gl), ca == "" ? "-" : sprintf("%.0f ms", ca)),
+        "-", "-", "< 500 ms", (gl != "" && gl < 500 ? "yes" : "**no**") " / " (ca != "" && ca < 500 ? "yes" : "**no**"));
+  } else
     row("Window: launch to first frame", "not measured: tests/bench-window not built (-Dgui=true) or no xvfb-run", "-", "-", "< 500 ms", "-");
 
   # On a shared machine the wall clock includes time other tenants took; with one
