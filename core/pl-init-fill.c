@@ -37,6 +37,30 @@ pl_init_bias_get_type (void)
   return type;
 }
 
+#define PL_INIT_PARAM_FLAGS \
+  (G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS)
+
+GParamSpec *
+pl_init_param_spec_bias (void)
+{
+  return g_param_spec_enum ("bias", "Bias", "Biases start at zero, or at PyTorch's default "
+                            "U(-1/sqrt(fan_in), 1/sqrt(fan_in))",
+                            PL_TYPE_INIT_BIAS, PL_INIT_BIAS_ZERO, PL_INIT_PARAM_FLAGS);
+}
+
+GParamSpec *
+pl_init_param_spec_distribution (PlInitDistribution default_value, const char *blurb)
+{
+  return g_param_spec_enum ("distribution", "Distribution", blurb, PL_TYPE_INIT_DISTRIBUTION,
+                            default_value, PL_INIT_PARAM_FLAGS);
+}
+
+GParamSpec *
+pl_init_param_spec_gain (const char *blurb)
+{
+  return g_param_spec_double ("gain", "Gain", blurb, 0.0, 100.0, 1.0, PL_INIT_PARAM_FLAGS);
+}
+
 void
 pl_init_fill_random (PlRng *rng, float *x, size_t n, PlInitDistribution dist, double std)
 {

@@ -31,6 +31,16 @@ typedef enum {
 GType pl_init_bias_get_type (void) G_GNUC_CONST;
 #define PL_TYPE_INIT_BIAS (pl_init_bias_get_type ())
 
+/* The options the init plugins share, as new GParamSpecs (transfer floating) for
+ * g_object_class_install_property(), read-write with static strings. "bias"
+ * (PlInitBias, default zero) is the same in every init plugin; "distribution"
+ * (PlInitDistribution, default @default_value) and "gain" (0 to 100, default 1)
+ * say in @blurb, a static string, what they mean to the plugin. */
+GParamSpec *pl_init_param_spec_bias         (void);
+GParamSpec *pl_init_param_spec_distribution (PlInitDistribution default_value,
+                                             const char *blurb);
+GParamSpec *pl_init_param_spec_gain         (const char *blurb);
+
 /* x [n]: x_i ~ N(0, std^2), or x_i ~ U(-sqrt(3) std, sqrt(3) std), which has the
  * same variance std^2. */
 void      pl_init_fill_random      (PlRng *rng, float *x, size_t n,

@@ -166,14 +166,10 @@ plp_kaiming_init_class_init (PlpKaimingInitClass *klass)
                          "nonlinearity=leaky-relu only)",
                          0.0, 100.0, 0.01, flags));
   g_object_class_install_property (object_class, PROP_DISTRIBUTION,
-    g_param_spec_enum ("distribution", "Distribution",
-                       "normal: N(0, std^2); uniform: U(-sqrt(3) std, sqrt(3) std), with "
-                       "std = gain/sqrt(fan)",
-                       PL_TYPE_INIT_DISTRIBUTION, PL_INIT_DISTRIBUTION_NORMAL, flags));
-  g_object_class_install_property (object_class, PROP_BIAS,
-    g_param_spec_enum ("bias", "Bias", "Biases start at zero, or at PyTorch's default "
-                       "U(-1/sqrt(fan_in), 1/sqrt(fan_in))",
-                       PL_TYPE_INIT_BIAS, PL_INIT_BIAS_ZERO, flags));
+    pl_init_param_spec_distribution (PL_INIT_DISTRIBUTION_NORMAL,
+                                     "normal: N(0, std^2); uniform: U(-sqrt(3) std, sqrt(3) "
+                                     "std), with std = gain/sqrt(fan)"));
+  g_object_class_install_property (object_class, PROP_BIAS, pl_init_param_spec_bias ());
 }
 
 static void

@@ -1,110 +1,5 @@
 /* The kaiming init plugin, loaded through the plugin engine as a run would. */
-#include <math.h>
-#include <string.h>
-
-#include "paramlab.h"
-#include "pl-test-util.h"
-
-static PlPluginEngine *
-engine (void)
-{
-  static PlPluginEngine *e;
-  if (!e)
-    e = pl_plugin_engine_new ();
-  return e;
-}
-
-/* a configured instance; @opts is name, value, ..., NULL */
-static GObject *
-create (const char *first_name, ...)
-{
-  g_autoptr (GError) error = NULL;
-  GObject *p = pl_plugin_engine_create (engine (), PL_SLOT_INIT, "kaiming", &error);
-  g_assert_no_error (error);
-  va_list ap;
-  va_start (ap, first_name);
-  for (const char *k = first_name; k; k = va_arg (ap, const char *))
-    {
-      const char *v = va_arg (ap, const char *);
-      g_assert_true (pl_plugin_set_option (p, "kaiming", k, v, "test", &error));
-      g_assert_no_error (error);
-    }
-  va_end (ap);
-  return p;
-}
-
-/* an MLP in -> hidden -> 10 */
-static PlModel *
-mlp (int in, int hidden)
-{
-  PlModelSpec spec = { .in_features = in, .sample_shape = { in, 1, 1 }, .n_classes = 10,
-                       .max_batch = 1, .seed = 1 };
-  g_autoptr (GError) error = NULL;
-  PlModel *m = pl_model_new_mlp (&spec, &hidden, 1, &error);
-  g_assert_no_error (error);
-  return m;
-}
-
-/* a CNN over [c, 8, 8] with one conv layer of k filters */
-static PlModel *
-cnn (int c, int k)
-{
-  PlModelSpec spec = { .in_features = c * 64, .sample_shape = { c, 8, 8 }, .n_classes = 10,
-                       .max_batch = 1, .seed = 1 };
-  g_autoptr (GError) error = NULL;
-  PlModel *m = pl_model_new_cnn (&spec, &k, 1, 3, &error);
-  g_assert_no_error (error);
-  return m;
-}
-
-static void
-init (GObject *plugin, PlModel *m, guint64 seed)
-{
-  g_autoptr (GError) error = NULL;
-  g_assert_true (pl_init_strategy_init_model (PL_INIT_STRATEGY (plugin), m, seed, &error));
-  g_assert_no_error (error);
-}
-
-/* The sample variance of @p within 6 standard errors of @var (a sample variance
- * of n draws has relative standard error sqrt((kurtosis - 1) / n): 2 for normal,
- * 0.8 for uniform); the mean near 0; and the shape of the distribution: uniform
- * stays within sqrt(3) sigma and reaches it, normal has ~8% of its mass beyond. */
-static void
-assert_distribution (const PlParam *p, double var, gboolean uniform)
-{
-  double s = 0, s2 = 0, mx = 0;
-  size_t beyond = 0, n = p->numel;
-  double bound = sqrt (3.0 * var);
-  for (size_t j = 0; j < n; j++)
-    {
-      double x = p->data[j];
-      s += x;
-      s2 += x * x;
-      mx = MAX (mx, fabs (x));
-      beyond += fabs (x) > bound;
-    }
-  double mean = s / n, v = s2 / n - mean * mean;
-  double rel_se = sqrt ((uniform ? 0.8 : 2.0) / n);
-  if (fabs (v / var - 1.0) > 6 * rel_se)
-    g_error ("%s: variance %.6g, expected %.6g (+-%.1f%%)", p->name, v, var, 600 * rel_se);
-  g_assert_cmpfloat (fabs (mean), <, 6 * sqrt (var / n));
-  if (uniform)
-    {
-      g_assert_cmpfloat (mx, <=, bound * (1 + 1e-6));
-      g_assert_cmpfloat (mx, >, 0.99 * bound);
-    }
-  else
-    g_assert_cmpfloat ((double) beyond / n, >, 0.06);
-}
-
-static void
-test_listed (void)
-{
-  const PlPluginDesc *d = pl_plugin_engine_lookup (engine (), PL_SLOT_INIT, "kaiming");
-  g_assert_nonnull (d);
-  g_assert_true (d->loaded);
-  g_assert_null (d->error);
-}
+#include "../init-test-util.h"
 
 /* var = gain^2 / fan with torch.nn.init.calculate_gain's gains */
 static void
@@ -127,17 +22,17 @@ test_variance (void)
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr (GObject) p = create ("mode", cases[i].mode,
-                                      "nonlinearity", cases[i].nonlinearity,
-                                      "negative-slope", cases[i].slope,
-                                      "distribution", cases[i].distribution, NULL);
-      g_autoptr (PlModel) m = cases[i].conv ? cnn (32, 64) : mlp (512, 256);
-      init (p, m, 3);
-      PlParam *w = pl_model_get_param (m, 0);
-      int fan_in = cases[i].conv ? 32 * 9 : 512, fan_out = cases[i].conv ? 64 * 9 : 256;
+      g_autoptr (GObject) p = it_create ("kaiming", "mode", cases[i].mode,
+                                         "nonlinearity", cases[i].nonlinearity,
+                                         "negative-slope", cases[i].slope,
+                                         "distribution", cases[i].distribution, NULL);
+      PlParam *w;
+      int fan_in, fan_out;
+      g_autoptr (PlModel) m = it_variance_model (cases[i].conv, &w, &fan_in, &fan_out);
+      it_init (p, m, 3);
       int fan = g_str_equal (cases[i].mode, "fan-in") ? fan_in : fan_out;
-      assert_distribution (w, cases[i].gain2 / fan,
-                           g_str_equal (cases[i].distribution, "uniform"));
+      it_assert_distribution (w, cases[i].gain2 / fan,
+                              g_str_equal (cases[i].distribution, "uniform"));
     }
 }
 
@@ -145,18 +40,15 @@ test_variance (void)
 static void
 test_defaults (void)
 {
-  g_autoptr (GObject) p = create (NULL);
-  g_autoptr (PlModel) m = mlp (512, 256);
-  init (p, m, 8);
-  assert_distribution (pl_model_get_param (m, 0), 2.0 / 512, FALSE);
+  g_autoptr (GObject) p = it_create ("kaiming", NULL);
+  g_autoptr (PlModel) m = it_mlp (512, 256);
+  it_init (p, m, 8);
+  it_assert_distribution (pl_model_get_param (m, 0), 2.0 / 512, FALSE);
   PlParam *b = pl_model_lookup_param (m, "hidden.0.bias");
-  for (size_t j = 0; j < b->numel; j++)
-    g_assert_cmpfloat (b->data[j], ==, 0.0f);
-  g_autoptr (GObject) d = create ("bias", "default", NULL);
-  init (d, m, 8);
-  double mx = 0;
-  for (size_t j = 0; j < b->numel; j++)
-    mx = MAX (mx, fabs (b->data[j]));
+  it_assert_zero (b);
+  g_autoptr (GObject) d = it_create ("kaiming", "bias", "default", NULL);
+  it_init (d, m, 8);
+  double mx = it_max_abs (b);
   g_assert_cmpfloat (mx, <=, 1.0 / sqrt (512.0));
   g_assert_cmpfloat (mx, >, 0.5 / sqrt (512.0));
 }
@@ -164,19 +56,13 @@ test_defaults (void)
 static void
 test_deterministic (void)
 {
-  g_autoptr (GObject) p = create ("distribution", "uniform", NULL);
-  g_autoptr (PlModel) a = cnn (4, 8);
-  g_autoptr (PlModel) b = cnn (4, 8);
-  init (p, a, 21);
-  init (p, b, 21);
-  size_t n = pl_model_get_n_floats (a);
-  g_assert_cmpmem (pl_model_get_params (a), n * sizeof (float),
-                   pl_model_get_params (b), n * sizeof (float));
-  init (p, b, 22);
-  g_assert_true (memcmp (pl_model_get_params (a), pl_model_get_params (b),
-                         n * sizeof (float)) != 0);
+  g_autoptr (GObject) p = it_create ("kaiming", "distribution", "uniform", NULL);
+  g_autoptr (PlModel) a = it_cnn (4, 8);
+  g_autoptr (PlModel) b = it_cnn (4, 8);
+  it_assert_deterministic (p, a, b, 21);
 }
 
+/* a refused option names the file line, the plugin, the key and what is allowed */
 static void
 test_bad_options (void)
 {
@@ -192,19 +78,7 @@ test_bad_options (void)
     { "bias", "ones", "default" },
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autoptr (GError) error = NULL;
-      g_autoptr (GObject) p = create (NULL);
-      g_assert_false (pl_plugin_set_option (p, "kaiming", cases[i].key, cases[i].value,
-                                            "k.ini:9", &error));
-      g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
-      g_assert_nonnull (strstr (error->message, "k.ini:9"));
-      g_assert_nonnull (strstr (error->message, "kaiming"));
-      g_assert_nonnull (strstr (error->message, cases[i].key));
-      if (!strstr (error->message, cases[i].expect))
-        g_error ("%s=%s: \"%s\" does not say %s", cases[i].key, cases[i].value,
-                 error->message, cases[i].expect);
-    }
+    it_assert_bad_option ("kaiming", cases[i].key, cases[i].value, "k.ini:9", cases[i].expect);
 }
 
 /* through the engine on digits with a CNN: He-initialized filters, and it learns */
@@ -215,23 +89,12 @@ test_run_on_digits (void)
                      "[model]\narchitecture=cnn\nchannels=32\n"
                      "[train]\nepochs=3\nlr=0.003\n"
                      "[init]\nplugin=kaiming\nmode=fan-out\n";
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PlExperiment) exp = pl_experiment_load_data (text, -1, "kaiming.ini", &error);
-  g_assert_no_error (error);
-  g_autoptr (PlPluginSelection) sel = pl_plugin_selection_new (engine (), exp, &error);
-  g_assert_no_error (error);
-  g_autoptr (PlRun) run = pl_run_new_with_plugins (exp, NULL, sel, &error);
-  g_assert_no_error (error);
-  PlParam *w = pl_model_lookup_param (pl_run_get_model (run), "conv.0.weight");
+  g_auto (ItRun) r = it_run_new (text, "kaiming.ini");
+  PlParam *w = pl_model_lookup_param (pl_run_get_model (r.run), "conv.0.weight");
   /* [32, 1, 3, 3]: fan_out = 288, var = 2/288; the default U(+-1/3) has 1/27 */
   g_assert_cmpint (w->fan_out, ==, 288);
-  double s2 = 0;
-  for (size_t j = 0; j < w->numel; j++)
-    s2 += (double) w->data[j] * w->data[j];
-  pl_assert_close (s2 / w->numel, 2.0 / 288, 0, 0.3);
-  g_assert_true (pl_run_execute (run, &error));
-  g_assert_no_error (error);
-  g_assert_cmpfloat (pl_run_get_metric (run, "val/acc"), >, 0.85);
+  pl_assert_close (it_mean_square (w), 2.0 / 288, 0, 0.3);
+  it_run_learns (r.run, 0.85);
 }
 
 int
@@ -239,7 +102,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   pl_test_tmpdir ();
-  g_test_add_func ("/plugins/kaiming/listed", test_listed);
+  g_test_add_data_func ("/plugins/kaiming/listed", "kaiming", it_test_listed);
   g_test_add_func ("/plugins/kaiming/variance", test_variance);
   g_test_add_func ("/plugins/kaiming/defaults", test_defaults);
   g_test_add_func ("/plugins/kaiming/deterministic", test_deterministic);

@@ -101,16 +101,10 @@ plp_orthogonal_init_class_init (PlpOrthogonalInitClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   object_class->get_property = plp_orthogonal_init_get_property;
   object_class->set_property = plp_orthogonal_init_set_property;
-  const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (object_class, PROP_GAIN,
-    g_param_spec_double ("gain", "Gain",
-                         "Dense weights are gain times an orthogonal matrix; each conv "
-                         "filter has L2 norm gain (sqrt(2) suits relu)",
-                         0.0, 100.0, 1.0, flags));
-  g_object_class_install_property (object_class, PROP_BIAS,
-    g_param_spec_enum ("bias", "Bias", "Biases start at zero, or at PyTorch's default "
-                       "U(-1/sqrt(fan_in), 1/sqrt(fan_in))",
-                       PL_TYPE_INIT_BIAS, PL_INIT_BIAS_ZERO, flags));
+    pl_init_param_spec_gain ("Dense weights are gain times an orthogonal matrix; each conv "
+                             "filter has L2 norm gain (sqrt(2) suits relu)"));
+  g_object_class_install_property (object_class, PROP_BIAS, pl_init_param_spec_bias ());
 }
 
 static void

@@ -1,68 +1,11 @@
 /* The orthogonal init plugin, loaded through the plugin engine as a run would. */
-#include <math.h>
-#include <string.h>
-
-#include "paramlab.h"
-#include "pl-test-util.h"
-
-static PlPluginEngine *
-engine (void)
-{
-  static PlPluginEngine *e;
-  if (!e)
-    e = pl_plugin_engine_new ();
-  return e;
-}
-
-/* a configured instance; @opts is name, value, ..., NULL */
-static GObject *
-create (const char *first_name, ...)
-{
-  g_autoptr (GError) error = NULL;
-  GObject *p = pl_plugin_engine_create (engine (), PL_SLOT_INIT, "orthogonal", &error);
-  g_assert_no_error (error);
-  va_list ap;
-  va_start (ap, first_name);
-  for (const char *k = first_name; k; k = va_arg (ap, const char *))
-    {
-      const char *v = va_arg (ap, const char *);
-      g_assert_true (pl_plugin_set_option (p, "orthogonal", k, v, "test", &error));
-      g_assert_no_error (error);
-    }
-  va_end (ap);
-  return p;
-}
-
-/* a CNN over [c, 8, 8] with one conv layer of k filters */
-static PlModel *
-cnn (int c, int k)
-{
-  PlModelSpec spec = { .in_features = c * 64, .sample_shape = { c, 8, 8 }, .n_classes = 10,
-                       .max_batch = 1, .seed = 1 };
-  g_autoptr (GError) error = NULL;
-  PlModel *m = pl_model_new_cnn (&spec, &k, 1, 3, &error);
-  g_assert_no_error (error);
-  return m;
-}
-
-static void
-init (GObject *plugin, PlModel *m, guint64 seed)
-{
-  g_autoptr (GError) error = NULL;
-  g_assert_true (pl_init_strategy_init_model (PL_INIT_STRATEGY (plugin), m, seed, &error));
-  g_assert_no_error (error);
-}
+#include "../init-test-util.h"
 
 /* an MLP in -> h1 -> h2 -> 10 */
 static PlModel *
 mlp2 (int in, int h1, int h2)
 {
-  PlModelSpec spec = { .in_features = in, .sample_shape = { in, 1, 1 }, .n_classes = 10,
-                       .max_batch = 1, .seed = 1 };
-  g_autoptr (GError) error = NULL;
-  PlModel *m = pl_model_new_mlp (&spec, (int[]) { h1, h2 }, 2, &error);
-  g_assert_no_error (error);
-  return m;
+  return it_mlp_layers (in, (int[]) { h1, h2 }, 2);
 }
 
 /* max |G - gain^2 I| over the Gram matrix G of @w's rows (@rows_gram) or columns */
@@ -97,15 +40,6 @@ sum_of_squares (const PlParam *w)
   return s;
 }
 
-static void
-test_listed (void)
-{
-  const PlPluginDesc *d = pl_plugin_engine_lookup (engine (), PL_SLOT_INIT, "orthogonal");
-  g_assert_nonnull (d);
-  g_assert_true (d->loaded);
-  g_assert_null (d->error);
-}
-
 /* W [out, in]: out <= in has orthonormal rows (W W^T = gain^2 I), out >= in
  * orthonormal columns (W^T W = gain^2 I); the other product is a projection of
  * rank min(out, in), not the identity */
@@ -123,10 +57,10 @@ test_dense_orthogonal (void)
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
     {
-      g_autoptr (GObject) p = create ("gain", cases[i].gain, NULL);
+      g_autoptr (GObject) p = it_create ("orthogonal", "gain", cases[i].gain, NULL);
       g_autoptr (PlModel) m = mlp2 (cases[i].in, cases[i].h1, cases[i].h2);
       double gain = g_ascii_strtod (cases[i].gain, NULL);
-      init (p, m, 17);
+      it_init (p, m, 17);
       const char *names[] = { "hidden.0.weight", "hidden.1.weight", "head.weight" };
       for (guint k = 0; k < G_N_ELEMENTS (names); k++)
         {
@@ -149,9 +83,9 @@ test_dense_orthogonal (void)
 static void
 test_dense_is_random (void)
 {
-  g_autoptr (GObject) p = create (NULL);
+  g_autoptr (GObject) p = it_create ("orthogonal", NULL);
   g_autoptr (PlModel) m = mlp2 (128, 128, 128);
-  init (p, m, 4);
+  it_init (p, m, 4);
   PlParam *w = pl_model_lookup_param (m, "hidden.1.weight");
   double s2 = 0, mx = 0;
   int negative_diag = 0;
@@ -176,9 +110,9 @@ test_conv_unit_norm (void)
   static const char *gains[] = { "1", "1.41421356", "0.3" };
   for (guint i = 0; i < G_N_ELEMENTS (gains); i++)
     {
-      g_autoptr (GObject) p = create ("gain", gains[i], NULL);
-      g_autoptr (PlModel) m = cnn (16, 256);
-      init (p, m, 5);
+      g_autoptr (GObject) p = it_create ("orthogonal", "gain", gains[i], NULL);
+      g_autoptr (PlModel) m = it_cnn (16, 256);
+      it_init (p, m, 5);
       double gain = g_ascii_strtod (gains[i], NULL);
       PlParam *w = pl_model_lookup_param (m, "conv.0.weight");
       g_assert_cmpint (w->ndim, ==, 4);
@@ -210,20 +144,16 @@ test_conv_unit_norm (void)
 static void
 test_bias (void)
 {
-  g_autoptr (GObject) zero = create (NULL);
-  g_autoptr (GObject) dflt = create ("bias", "default", NULL);
-  g_autoptr (PlModel) m = cnn (4, 8);
+  g_autoptr (GObject) zero = it_create ("orthogonal", NULL);
+  g_autoptr (GObject) dflt = it_create ("orthogonal", "bias", "default", NULL);
+  g_autoptr (PlModel) m = it_cnn (4, 8);
   PlParam *cb = pl_model_lookup_param (m, "conv.0.bias");
   PlParam *hb = pl_model_lookup_param (m, "head.bias");
-  init (zero, m, 1);
-  for (size_t j = 0; j < cb->numel; j++)
-    g_assert_cmpfloat (cb->data[j], ==, 0.0f);
-  for (size_t j = 0; j < hb->numel; j++)
-    g_assert_cmpfloat (hb->data[j], ==, 0.0f);
-  init (dflt, m, 1);
-  double bound = 1.0 / sqrt (4.0 * 9), mx = 0;
-  for (size_t j = 0; j < cb->numel; j++)
-    mx = MAX (mx, fabs (cb->data[j]));
+  it_init (zero, m, 1);
+  it_assert_zero (cb);
+  it_assert_zero (hb);
+  it_init (dflt, m, 1);
+  double bound = 1.0 / sqrt (4.0 * 9), mx = it_max_abs (cb);
   g_assert_cmpfloat (mx, <=, bound);
   g_assert_cmpfloat (mx, >, 0.3 * bound);
 }
@@ -231,19 +161,12 @@ test_bias (void)
 static void
 test_deterministic (void)
 {
-  g_autoptr (GObject) p = create (NULL);
+  g_autoptr (GObject) p = it_create ("orthogonal", NULL);
   for (int conv = 0; conv < 2; conv++)
     {
-      g_autoptr (PlModel) a = conv ? cnn (4, 8) : mlp2 (30, 40, 20);
-      g_autoptr (PlModel) b = conv ? cnn (4, 8) : mlp2 (30, 40, 20);
-      init (p, a, 99);
-      init (p, b, 99);
-      size_t n = pl_model_get_n_floats (a);
-      g_assert_cmpmem (pl_model_get_params (a), n * sizeof (float),
-                       pl_model_get_params (b), n * sizeof (float));
-      init (p, b, 100);
-      g_assert_true (memcmp (pl_model_get_params (a), pl_model_get_params (b),
-                             n * sizeof (float)) != 0);
+      g_autoptr (PlModel) a = conv ? it_cnn (4, 8) : mlp2 (30, 40, 20);
+      g_autoptr (PlModel) b = conv ? it_cnn (4, 8) : mlp2 (30, 40, 20);
+      it_assert_deterministic (p, a, b, 99);
     }
 }
 
@@ -261,18 +184,8 @@ test_bad_options (void)
     { "distribution", "normal", "gain" },   /* not an option of orthogonal */
   };
   for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
-    {
-      g_autoptr (GError) error = NULL;
-      g_autoptr (GObject) p = create (NULL);
-      g_assert_false (pl_plugin_set_option (p, "orthogonal", cases[i].key, cases[i].value,
-                                            "o.ini:2", &error));
-      g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
-      g_assert_nonnull (strstr (error->message, "o.ini:2"));
-      g_assert_nonnull (strstr (error->message, "orthogonal"));
-      if (!strstr (error->message, cases[i].expect))
-        g_error ("%s=%s: \"%s\" does not say %s", cases[i].key, cases[i].value,
-                 error->message, cases[i].expect);
-    }
+    it_assert_bad_option ("orthogonal", cases[i].key, cases[i].value, "o.ini:2",
+                          cases[i].expect);
 }
 
 /* A bad option in an experiment file names the file line, through the selection. */
@@ -283,7 +196,7 @@ test_bad_option_in_file (void)
   g_autoptr (GError) error = NULL;
   g_autoptr (PlExperiment) exp = pl_experiment_load_data (text, -1, "ortho.ini", &error);
   g_assert_no_error (error);
-  g_autoptr (PlPluginSelection) sel = pl_plugin_selection_new (engine (), exp, &error);
+  g_autoptr (PlPluginSelection) sel = pl_plugin_selection_new (it_engine (), exp, &error);
   g_assert_null (sel);
   g_assert_error (error, PL_ERROR, PL_ERROR_CONFIG);
   g_assert_nonnull (strstr (error->message, "ortho.ini:5"));
@@ -297,21 +210,13 @@ test_run_on_digits (void)
   const char *text = "[experiment]\nseed=5\n[data]\ndataset=digits\n[model]\nhidden=96, 48\n"
                      "[train]\nepochs=3\nlr=0.003\n"
                      "[init]\nplugin=orthogonal\ngain=1.41421356\n";
-  g_autoptr (GError) error = NULL;
-  g_autoptr (PlExperiment) exp = pl_experiment_load_data (text, -1, "orthogonal.ini", &error);
-  g_assert_no_error (error);
-  g_autoptr (PlPluginSelection) sel = pl_plugin_selection_new (engine (), exp, &error);
-  g_assert_no_error (error);
-  g_autoptr (PlRun) run = pl_run_new_with_plugins (exp, NULL, sel, &error);
-  g_assert_no_error (error);
-  PlModel *m = pl_run_get_model (run);
+  g_auto (ItRun) r = it_run_new (text, "orthogonal.ini");
+  PlModel *m = pl_run_get_model (r.run);
   g_assert_cmpfloat (gram_error (pl_model_lookup_param (m, "hidden.0.weight"), FALSE, sqrt (2)),
                      <, 1e-4);
   g_assert_cmpfloat (gram_error (pl_model_lookup_param (m, "hidden.1.weight"), TRUE, sqrt (2)),
                      <, 1e-4);
-  g_assert_true (pl_run_execute (run, &error));
-  g_assert_no_error (error);
-  g_assert_cmpfloat (pl_run_get_metric (run, "val/acc"), >, 0.9);
+  it_run_learns (r.run, 0.9);
 }
 
 int
@@ -319,7 +224,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   pl_test_tmpdir ();
-  g_test_add_func ("/plugins/orthogonal/listed", test_listed);
+  g_test_add_data_func ("/plugins/orthogonal/listed", "orthogonal", it_test_listed);
   g_test_add_func ("/plugins/orthogonal/dense", test_dense_orthogonal);
   g_test_add_func ("/plugins/orthogonal/dense-random", test_dense_is_random);
   g_test_add_func ("/plugins/orthogonal/conv-unit-norm", test_conv_unit_norm);

@@ -79,8 +79,7 @@ plp_uniform_init_class_init (PlpUniformInitClass *klass)
   object_class->get_property = plp_uniform_init_get_property;
   object_class->set_property = plp_uniform_init_set_property;
   g_object_class_install_property (object_class, PROP_GAIN,
-    g_param_spec_double ("gain", "Gain", "Multiplies PyTorch's default bounds", 0.0, 100.0, 1.0,
-                         G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS));
+    pl_init_param_spec_gain ("Multiplies PyTorch's default bounds"));
 }
 
 static void

@@ -94,21 +94,14 @@ plp_xavier_init_class_init (PlpXavierInitClass *klass)
   GObjectClass *object_class = G_OBJECT_CLASS (klass);
   object_class->get_property = plp_xavier_init_get_property;
   object_class->set_property = plp_xavier_init_set_property;
-  const GParamFlags flags = G_PARAM_READWRITE | G_PARAM_EXPLICIT_NOTIFY | G_PARAM_STATIC_STRINGS;
   g_object_class_install_property (object_class, PROP_DISTRIBUTION,
-    g_param_spec_enum ("distribution", "Distribution",
-                       "uniform: U(-a, a) with a = gain*sqrt(6/(fan_in+fan_out)); normal: "
-                       "N(0, gain^2*2/(fan_in+fan_out))",
-                       PL_TYPE_INIT_DISTRIBUTION, PL_INIT_DISTRIBUTION_UNIFORM, flags));
+    pl_init_param_spec_distribution (PL_INIT_DISTRIBUTION_UNIFORM,
+                                     "uniform: U(-a, a) with a = gain*sqrt(6/(fan_in+fan_out)); "
+                                     "normal: N(0, gain^2*2/(fan_in+fan_out))"));
   g_object_class_install_property (object_class, PROP_GAIN,
-    g_param_spec_double ("gain", "Gain",
-                         "Scales the standard deviation (torch.nn.init.calculate_gain: 1 for "
-                         "linear and sigmoid, 5/3 for tanh, sqrt(2) for relu)",
-                         0.0, 100.0, 1.0, flags));
-  g_object_class_install_property (object_class, PROP_BIAS,
-    g_param_spec_enum ("bias", "Bias", "Biases start at zero, or at PyTorch's default "
-                       "U(-1/sqrt(fan_in), 1/sqrt(fan_in))",
-                       PL_TYPE_INIT_BIAS, PL_INIT_BIAS_ZERO, flags));
+    pl_init_param_spec_gain ("Scales the standard deviation (torch.nn.init.calculate_gain: 1 "
+                             "for linear and sigmoid, 5/3 for tanh, sqrt(2) for relu)"));
+  g_object_class_install_property (object_class, PROP_BIAS, pl_init_param_spec_bias ());
 }
 
 static void
