@@ -1016,9 +1016,184 @@ pl_avgpool2d_backward (float *dx, const float *dy, int N, int C, int H, int W, i
 
 /* ---- attention ------------------------------------------------------------------------ */
 
-/* The per-head products (often 32 x 32 x 16) go to cblas_sgemm, whose small-matrix
- * kernels serve them well: hand-written AVX-512/FMA kernels for them measured no
- * faster here. */
+/* The per-head products (often 32 x 32 x 16) take 0.4-0.8 us each through
+ * cblas_sgemm, about half of it call overhead, argument checks and (for Q K^T)
+ * packing. On AVX-512 machines, head shapes with T and Dh multiples of 16 up to
+ * 64 go to the register-blocked kernels below instead, operands in L1.
+ * Each output is the sum over k in order of FMAs into a zero accumulator,
+ * times alpha, beta 0: the order OpenBLAS 0.3.21's SkylakeX kernels use for
+ * exactly these shapes (its small-matrix NN and NT kernels, and its packed
+ * kernel for Q K^T, which its small-matrix TN kernel, a 16-lane tree
+ * reduction, only takes over from at Dh >= 32: so head_nt only serves
+ * Dh == 16), so a training step's bits do not change on such a machine
+ * (checked in test-ops against cblas there). Elsewhere (no AVX-512, another
+ * BLAS or core) these results are as deterministic as the BLAS's but need not
+ * equal its bits, which differ between cores anyway. Gradients that are added
+ * to (beta 1) keep cblas_sgemm. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__)
+#include <immintrin.h>
+#define PL_HEAD_KERNELS 1
+#define HEAD_TARGET __attribute__ ((target ("avx512f,fma")))
+
+#define HEAD_LO_PS(a, b) _mm512_castpd_ps (_mm512_unpacklo_pd (_mm512_castps_pd (a), \
+                                                               _mm512_castps_pd (b)))
+#define HEAD_HI_PS(a, b) _mm512_castpd_ps (_mm512_unpackhi_pd (_mm512_castps_pd (a), \
+                                                               _mm512_castps_pd (b)))
+
+/* dst[k * ldd + i] = src[i * lds + k] for a 16 x 16 block, in registers */
+HEAD_TARGET static inline void
+head_transpose16 (float *dst, int ldd, const float *src, int lds)
+{
+  __m512 r[16], t[16];
+  for (int i = 0; i < 16; i++)
+    r[i] = _mm512_loadu_ps (src + (size_t) i * lds);
+  /* pairs of rows interleaved, then pairs of pairs: lane l of r[4 g + c] holds
+   * elements 4 l + c of rows 4 g .. 4 g + 3 */
+  for (int i = 0; i < 16; i += 2)
+    {
+      t[i] = _mm512_unpacklo_ps (r[i], r[i + 1]);
+      t[i + 1] = _mm512_unpackhi_ps (r[i], r[i + 1]);
+    }
+  for (int i = 0; i < 16; i += 4)
+    {
+      r[i] = HEAD_LO_PS (t[i], t[i + 2]);
+      r[i + 1] = HEAD_HI_PS (t[i], t[i + 2]);
+      r[i + 2] = HEAD_LO_PS (t[i + 1], t[i + 3]);
+      r[i + 3] = HEAD_HI_PS (t[i + 1], t[i + 3]);
+    }
+  /* then the 128-bit lanes across groups of rows */
+  for (int h = 0; h < 2; h++)
+    for (int c = 0; c < 4; c++)
+      {
+        t[8 * h + c] = _mm512_shuffle_f32x4 (r[8 * h + c], r[8 * h + 4 + c], 0x88);
+        t[8 * h + 4 + c] = _mm512_shuffle_f32x4 (r[8 * h + c], r[8 * h + 4 + c], 0xdd);
+      }
+  for (int c = 0; c < 8; c++)
+    {
+      _mm512_storeu_ps (dst + (size_t) c * ldd, _mm512_shuffle_f32x4 (t[c], t[8 + c], 0x88));
+      _mm512_storeu_ps (dst + (size_t) (c + 8) * ldd,
+                        _mm512_shuffle_f32x4 (t[c], t[8 + c], 0xdd));
+    }
+}
+
+/* C[M x N] = alpha A[M x K] B[N x K]^T, M % 4 == 0, N % 16 == 0, N, K <= 64 */
+HEAD_TARGET static void
+head_nt (int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+         float *C, int ldc)
+{
+  float bt[64 * 64] __attribute__ ((aligned (64)));
+  if (K == 16)
+    for (int j = 0; j < N; j += 16)
+      head_transpose16 (bt + j, N, B + (size_t) j * ldb, ldb);
+  else
+    for (int j = 0; j < N; j++)
+      for (int k = 0; k < K; k++)
+        bt[k * N + j] = B[(size_t) j * ldb + k];
+  const __m512 al = _mm512_set1_ps (alpha);
+  for (int i = 0; i < M; i += 4)
+    for (int v = 0; v < N; v += 16)
+      {
+        __m512 acc[4];
+        _Pragma ("GCC unroll 4") for (int r = 0; r < 4; r++)
+          acc[r] = _mm512_setzero_ps ();
+        for (int k = 0; k < K; k++)
+          {
+            __m512 b = _mm512_load_ps (bt + k * N + v);
+            _Pragma ("GCC unroll 4") for (int r = 0; r < 4; r++)
+              acc[r] = _mm512_fmadd_ps (_mm512_set1_ps (A[(size_t) (i + r) * lda + k]), b,
+                                        acc[r]);
+          }
+        _Pragma ("GCC unroll 4") for (int r = 0; r < 4; r++)
+          _mm512_storeu_ps (C + (size_t) (i + r) * ldc + v, _mm512_mul_ps (acc[r], al));
+      }
+}
+
+/* C[M x N] = alpha op(A) B[K x N], op(A) = A[M x K] (trans_a FALSE) or A[K x M]^T;
+ * M % 8 == 0, N % 16 == 0 */
+HEAD_TARGET static inline __attribute__ ((always_inline)) void
+head_xn (gboolean trans_a, int M, int N, int K, float alpha, const float *A, int lda,
+         const float *B, int ldb, float *C, int ldc)
+{
+  const __m512 al = _mm512_set1_ps (alpha);
+  for (int v = 0; v < N; v += 16)
+    for (int i = 0; i < M; i += 8)
+      {
+        __m512 acc[8];
+        _Pragma ("GCC unroll 8") for (int r = 0; r < 8; r++)
+          acc[r] = _mm512_setzero_ps ();
+        for (int k = 0; k < K; k++)
+          {
+            __m512 b = _mm512_loadu_ps (B + (size_t) k * ldb + v);
+            _Pragma ("GCC unroll 8") for (int r = 0; r < 8; r++)
+              {
+                float a = trans_a ? A[(size_t) k * lda + i + r] : A[(size_t) (i + r) * lda + k];
+                acc[r] = _mm512_fmadd_ps (_mm512_set1_ps (a), b, acc[r]);
+              }
+          }
+        _Pragma ("GCC unroll 8") for (int r = 0; r < 8; r++)
+          _mm512_storeu_ps (C + (size_t) (i + r) * ldc + v, _mm512_mul_ps (acc[r], al));
+      }
+}
+
+HEAD_TARGET static void
+head_nn (int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+         float *C, int ldc)
+{
+  head_xn (FALSE, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+}
+
+HEAD_TARGET static void
+head_tn (int M, int N, int K, float alpha, const float *A, int lda, const float *B, int ldb,
+         float *C, int ldc)
+{
+  head_xn (TRUE, M, N, K, alpha, A, lda, B, ldb, C, ldc);
+}
+
+/* TRUE if the head kernels serve T x Dh heads on this machine */
+static gboolean
+head_kernels_for (int T, int Dh)
+{
+  /* PL_NO_HEAD_KERNELS in the environment: always cblas (for comparisons) */
+  static int usable = -1;
+  if (usable < 0)
+    {
+      __builtin_cpu_init ();
+      usable = __builtin_cpu_supports ("avx512f") && !g_getenv ("PL_NO_HEAD_KERNELS");
+    }
+  return usable && T % 16 == 0 && T <= 64 && Dh % 16 == 0 && Dh <= 64;
+}
+#endif
+
+/* The per-head products, row major, beta 0 (overwrite) or 1 (add) */
+static void
+head_gemm (gboolean fast, CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int M, int N, int K,
+           float alpha, const float *A, int lda, const float *B, int ldb, float beta, float *C,
+           int ldc)
+{
+#ifdef PL_HEAD_KERNELS
+  if (fast && beta == 0.0f)
+    {
+      if (ta == CblasNoTrans && tb == CblasTrans && K == 16)
+        {
+          head_nt (M, N, K, alpha, A, lda, B, ldb, C, ldc);
+          return;
+        }
+      if (ta == CblasNoTrans && tb == CblasNoTrans)
+        {
+          head_nn (M, N, K, alpha, A, lda, B, ldb, C, ldc);
+          return;
+        }
+      if (ta == CblasTrans && tb == CblasNoTrans)
+        {
+          head_tn (M, N, K, alpha, A, lda, B, ldb, C, ldc);
+          return;
+        }
+    }
+#else
+  (void) fast;
+#endif
+  cblas_sgemm (CblasRowMajor, ta, tb, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+}
 
 void
 pl_attention_forward (float *out, float *att, const float *q, const float *k,
@@ -1028,13 +1203,18 @@ pl_attention_forward (float *out, float *att, const float *q, const float *k,
     return;
   int D = H * Dh;
   float scale = 1.0f / sqrtf ((float) Dh);
+#ifdef PL_HEAD_KERNELS
+  const gboolean fast = head_kernels_for (T, Dh);
+#else
+  const gboolean fast = FALSE;
+#endif
   for (int n = 0; n < N; n++)
     for (int h = 0; h < H; h++)
       {
         size_t off = (size_t) n * T * D + (size_t) h * Dh;
         float *a = att + ((size_t) n * H + h) * T * T;
         const guint8 *keep = key_mask ? key_mask + (size_t) n * T : NULL;
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, scale, q + off, D,
+        head_gemm (fast, CblasNoTrans, CblasTrans, T, T, Dh, scale, q + off, D,
                      k + off, D, 0.0f, a, T);
         if (!keep)
           softmax_rows (a, a, T, T);
@@ -1057,7 +1237,7 @@ pl_attention_forward (float *out, float *att, const float *q, const float *k,
               for (int j = 0; j < T; j++)
                 row[j] *= inv;
             }
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, 1.0f, a, T,
+        head_gemm (fast, CblasNoTrans, CblasNoTrans, T, Dh, T, 1.0f, a, T,
                      v + off, D, 0.0f, out + off, D);
       }
 }
@@ -1081,6 +1261,11 @@ pl_attention_backward_write (float *dq, float *dk, float *dv, PlGradWrite dq_wri
     return;
   int D = H * Dh;
   float scale = 1.0f / sqrtf ((float) Dh);
+#ifdef PL_HEAD_KERNELS
+  const gboolean fast = head_kernels_for (T, Dh);
+#else
+  const gboolean fast = FALSE;
+#endif
   /* beta 0 for a gradient to overwrite: each (sample, head) writes its own
    * columns once, so together they cover the whole tensor */
   const float bq = dq_write == PL_GRAD_SET ? 0.0f : 1.0f;
@@ -1092,18 +1277,18 @@ pl_attention_backward_write (float *dq, float *dk, float *dv, PlGradWrite dq_wri
         size_t off = (size_t) n * T * D + (size_t) h * Dh;
         const float *a = att + ((size_t) n * H + h) * T * T;
         if (dv)
-          cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, 1.0f, a, T,
+          head_gemm (fast, CblasTrans, CblasNoTrans, T, Dh, T, 1.0f, a, T,
                        dout + off, D, bv, dv + off, D);
         if (!dq && !dk)
           continue;
-        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, dout + off,
+        head_gemm (fast, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, dout + off,
                      D, v + off, D, 0.0f, datt, T);
         softmax_backward_rows (datt, a, T, T);
         if (dq)
-          cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, scale, datt, T,
+          head_gemm (fast, CblasNoTrans, CblasNoTrans, T, Dh, T, scale, datt, T,
                        k + off, D, bq, dq + off, D);
         if (dk)
-          cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, scale, datt, T,
+          head_gemm (fast, CblasTrans, CblasNoTrans, T, Dh, T, scale, datt, T,
                        q + off, D, bk, dk + off, D);
       }
 }

@@ -187,19 +187,24 @@ sgd_variants (float *p, const float *g, const float *mask, const float *scale, f
 
 /* One function per presence of mask and scale: restrict holds for a function's
  * own parameters (it is lost when inlined), so the vector loops need no runtime
- * overlap checks. */
-#define SGD_ENTRY(name, MASK, SCALE)                                                   \
+ * overlap checks. The entries that take a mask or a scale tell the compiler that it
+ * is not NULL: otherwise the loop keeps an "if (mask)" test per element (-O2 does
+ * not unswitch loops), and GCC leaves a loop with control flow scalar. */
+#define SGD_ENTRY(name, HAS_MASK, HAS_SCALE)                                           \
   static G_GNUC_NO_INLINE void                                                         \
   name (float *restrict p, const float *restrict g, const float *restrict mask,        \
         const float *restrict scale, float *restrict buf, size_t n, float lr, float wd, \
         float mom, float damp, gboolean first, gboolean nesterov)                      \
   {                                                                                    \
-    sgd_variants (p, g, MASK, SCALE, buf, n, lr, wd, mom, damp, first, nesterov);      \
+    if ((HAS_MASK && !mask) || (HAS_SCALE && !scale))                                  \
+      __builtin_unreachable ();                                                        \
+    sgd_variants (p, g, HAS_MASK ? mask : NULL, HAS_SCALE ? scale : NULL, buf, n, lr,  \
+                  wd, mom, damp, first, nesterov);                                     \
   }
-SGD_ENTRY (sgd_plain, NULL, NULL)
-SGD_ENTRY (sgd_masked, mask, NULL)
-SGD_ENTRY (sgd_scaled, NULL, scale)
-SGD_ENTRY (sgd_masked_scaled, mask, scale)
+SGD_ENTRY (sgd_plain, 0, 0)
+SGD_ENTRY (sgd_masked, 1, 0)
+SGD_ENTRY (sgd_scaled, 0, 1)
+SGD_ENTRY (sgd_masked_scaled, 1, 1)
 
 static void
 sgd_param (PlOptimizer *opt, float *p, const float *g, const float *mask, float *buf,

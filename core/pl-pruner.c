@@ -1,3 +1,9 @@
+/* The scans over all prunable weights want the vectorizer (GCC 12's -O2 cost
+ * model vectorizes no loop of unknown trip count); nothing here is reassociated. */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__OPTIMIZE__)
+#pragma GCC optimize ("tree-vectorize", "vect-cost-model=dynamic", "fp-contract=off")
+#endif
+
 #include "pl-pruner.h"
 
 #include <math.h>
@@ -97,48 +103,74 @@ compute_scores (PlPruner *p, GError **error)
       else
         for (size_t j = 0; j < prm->numel; j++)
           s[j] = fabsf (prm->data[j]);
-      for (size_t j = 0; j < prm->numel; j++)
-        if (prm->mask[j] == 0.0f || isnan (s[j]))
-          s[j] = -INFINITY;
-      s += prm->numel;
+      /* locals: the stores to s could alias prm's fields, which keeps the loop
+       * scalar (and branchy) if they are read through prm */
+      const float *mask = prm->mask;
+      const size_t n = prm->numel;
+      for (size_t j = 0; j < n; j++)
+        s[j] = (mask[j] == 0.0f) | isnan (s[j]) ? -INFINITY : s[j];
+      s += n;
     }
   return TRUE;
 }
 
-/* The (k+1)-th smallest of a[0..n) (k < n), by quickselect (Hoare partition,
- * median-of-three pivot): O(n) on average where sorting all scores took O(n log n)
- * at every schedule update. a is reordered. Same value as a sort's a[k]. */
-static float
-select_kth (float *a, size_t n, size_t k)
+/* Float to an unsigned key with the same order (-0 below +0; no NaN). */
+static inline guint32
+float_key (float f)
 {
-  gssize lo = 0, hi = (gssize) n - 1, kk = (gssize) k;
-  while (lo < hi)
+  guint32 u;
+  memcpy (&u, &f, sizeof u);
+  return (u & 0x80000000u) ? ~u : u | 0x80000000u;
+}
+
+static inline float
+key_float (guint32 key)
+{
+  guint32 u = (key & 0x80000000u) ? key & 0x7fffffffu : ~key;
+  float f;
+  memcpy (&f, &u, sizeof f);
+  return f;
+}
+
+/* The (k+1)-th smallest of a[0..n) (k < n, no NaN) by a radix select on the keys,
+ * 11 + 11 + 10 bits: a histogram pass, then only the elements of the chosen bucket
+ * are kept (in a, which is overwritten). About two passes over the data where the
+ * quickselect took several with unpredictable branches. A key sort is also a sort
+ * by float order, so the value compares equal to the quickselect's this replaced (it
+ * may be the other zero where both -0 and +0 are present, which no comparison tells
+ * apart). */
+static float
+select_kth_radix (float *a, size_t n, size_t k)
+{
+  static const int shift[3] = { 21, 10, 0 };
+  static const guint32 digit_mask[3] = { 0x7ff, 0x7ff, 0x3ff };
+  guint32 prefix = 0;
+  size_t m = n;
+  size_t count[2048];
+  for (int d = 0; d < 3; d++)
     {
-      float p0 = a[lo], p1 = a[lo + (hi - lo) / 2], p2 = a[hi];
-      float pivot = p0 < p1 ? (p1 < p2 ? p1 : (p0 < p2 ? p2 : p0))
-                            : (p0 < p2 ? p0 : (p1 < p2 ? p2 : p1));
-      gssize i = lo, j = hi;
-      while (i <= j)
+      const int sh = shift[d];
+      const guint32 dm = digit_mask[d];
+      memset (count, 0, sizeof count);
+      for (size_t j = 0; j < m; j++)
+        count[(float_key (a[j]) >> sh) & dm]++;
+      guint32 b = 0;
+      while (k >= count[b])
+        k -= count[b++];
+      prefix |= b << sh;
+      if (d < 2)
         {
-          while (a[i] < pivot)
-            i++;
-          while (a[j] > pivot)
-            j--;
-          if (i <= j)
+          size_t kept = 0;
+          for (size_t j = 0; j < m; j++)
             {
-              float t = a[i];
-              a[i++] = a[j];
-              a[j--] = t;
+              float v = a[j];
+              a[kept] = v;
+              kept += ((float_key (v) >> sh) & dm) == b;
             }
+          m = kept;
         }
-      if (kk <= j)
-        hi = j;
-      else if (kk >= i)
-        lo = i;
-      else
-        return a[kk];
     }
-  return a[kk];
+  return key_float (prefix);
 }
 
 /* Masks the k lowest of scores[0..n) in mask[0..n), and every -inf score even
@@ -159,22 +191,38 @@ mask_lowest (const float *scores, float *mask, float *scratch, size_t n, size_t 
         mask[j] = 0.0f;
       return;
     }
-  memcpy (scratch, scores, n * sizeof (float));
-  float thr = select_kth (scratch, n, k - 1);
+  /* The forced scores are the `forced` smallest, so the k-th smallest of all is
+   * -inf when k == forced, else the (k - forced)-th smallest of the others: select
+   * among those only (after a schedule's later updates most scores are -inf, and
+   * the selection over ties of -inf cost more than the rest of the update). */
+  float thr;
+  if (k == forced)
+    thr = -INFINITY;
+  else
+    {
+      size_t m = 0;
+      for (size_t j = 0; j < n; j++)
+        {
+          scratch[m] = scores[j];
+          m += scores[j] != -INFINITY;
+        }
+      thr = select_kth_radix (scratch, m, k - 1 - forced);
+    }
+  /* Everything below thr, then the first (k - below) ties at thr in position
+   * order: the same elements as one pass that does both, but the first loop has
+   * no branch (about half its comparisons go each way) and vectorizes. */
   size_t below = 0;
   for (size_t j = 0; j < n; j++)
     below += scores[j] < thr;
-  size_t at_thr = k - below;
   for (size_t j = 0; j < n; j++)
-    {
-      if (scores[j] < thr)
+    mask[j] = scores[j] < thr ? 0.0f : mask[j];
+  size_t at_thr = k - below;
+  for (size_t j = 0; j < n && at_thr > 0; j++)
+    if (scores[j] == thr)
+      {
         mask[j] = 0.0f;
-      else if (scores[j] == thr && at_thr > 0)
-        {
-          mask[j] = 0.0f;
-          at_thr--;
-        }
-    }
+        at_thr--;
+      }
 }
 
 gboolean

@@ -13,6 +13,8 @@
 #include "pl-test-util.h"
 
 #include <string.h>
+#include <cblas.h>
+#undef I /* complex.h's, through cblas.h; I (c, i) below is an input */
 
 #define MAX_IN 4
 #define FD_EPS 1e-3
@@ -1442,6 +1444,115 @@ test_attention_mask (void)
   g_free (att);
 }
 
+/* The per-head products of pl_attention_* (hand kernels on AVX-512 for head
+ * shapes with T and Dh multiples of 16) against the same steps through
+ * cblas_sgemm, as the kernels were written before: bitwise where OpenBLAS runs
+ * its SkylakeX-class kernels (whose summation order the hand kernels follow),
+ * otherwise within float rounding. Shapes on both sides of the fast path's
+ * limits, with and without a key mask, gradients overwritten and added to. */
+static void
+ref_attention (float *out, float *att, float *dq, float *dk, float *dv, PlGradWrite wr,
+               const float *dout, const float *q, const float *k, const float *v, int N,
+               int T, int H, int Dh)
+{
+  int D = H * Dh;
+  float scale = 1.0f / sqrtf ((float) Dh);
+  float beta = wr == PL_GRAD_SET ? 0.0f : 1.0f;
+  g_autofree float *datt = g_new (float, (size_t) T * T);
+  g_autofree float *sc = g_new (float, (size_t) T * T);
+  /* the softmax is pl_softmax_forward's, so only the products may differ */
+  for (int n = 0; n < N; n++)
+    for (int h = 0; h < H; h++)
+      {
+        size_t off = (size_t) n * T * D + (size_t) h * Dh;
+        float *a = att + ((size_t) n * H + h) * T * T;
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, scale, q + off, D,
+                     k + off, D, 0.0f, sc, T);
+        pl_softmax_forward (a, sc, T, T);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, 1.0f, a, T,
+                     v + off, D, 0.0f, out + off, D);
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, 1.0f, a, T,
+                     dout + off, D, beta, dv + off, D);
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasTrans, T, T, Dh, 1.0f, dout + off, D,
+                     v + off, D, 0.0f, datt, T);
+        for (int t = 0; t < T; t++)
+          {
+            /* the softmax backward's 8 partial sums in double of float products */
+            double acc[8] = { 0 };
+            for (int j = 0; j < T; j++)
+              {
+                float prod = datt[t * T + j] * a[t * T + j];
+                acc[j % 8] += prod;
+              }
+            float dot = (float) (((acc[0] + acc[1]) + (acc[2] + acc[3]))
+                                 + ((acc[4] + acc[5]) + (acc[6] + acc[7])));
+            for (int j = 0; j < T; j++)
+              datt[t * T + j] = a[t * T + j] * (datt[t * T + j] - dot);
+          }
+        cblas_sgemm (CblasRowMajor, CblasNoTrans, CblasNoTrans, T, Dh, T, scale, datt, T,
+                     k + off, D, beta, dq + off, D);
+        cblas_sgemm (CblasRowMajor, CblasTrans, CblasNoTrans, T, Dh, T, scale, datt, T,
+                     q + off, D, beta, dk + off, D);
+      }
+}
+
+static void
+test_attention_head_kernels (void)
+{
+  static const struct { int N, T, H, Dh; } shapes[] = {
+    { 2, 32, 4, 16 }, { 1, 16, 2, 16 }, { 1, 48, 1, 16 }, { 1, 64, 2, 16 },
+    { 1, 16, 2, 32 }, { 1, 32, 1, 64 }, { 1, 64, 1, 48 }, { 1, 24, 2, 16 },
+    { 1, 32, 2, 8 }, { 1, 80, 1, 16 },
+  };
+  const char *core = openblas_get_corename ();
+  gboolean same_bits = g_ascii_strcasecmp (core, "skylakex") == 0
+                       || g_ascii_strcasecmp (core, "cooperlake") == 0
+                       || g_ascii_strcasecmp (core, "sapphirerapids") == 0;
+  if (!same_bits)
+    g_test_message ("OpenBLAS core %s: comparing within rounding, not bits", core);
+  PlRng rng;
+  pl_rng_init (&rng, 17);
+  for (guint s = 0; s < G_N_ELEMENTS (shapes); s++)
+    for (int wr = 0; wr < 2; wr++)
+      {
+        int N = shapes[s].N, T = shapes[s].T, H = shapes[s].H, Dh = shapes[s].Dh;
+        PlGradWrite w = wr ? PL_GRAD_ADD : PL_GRAD_SET;
+        size_t len = (size_t) N * T * H * Dh, alen = (size_t) N * H * T * T;
+        g_autofree float *q = random_floats (len, FILL_NORMAL, &rng);
+        g_autofree float *k = random_floats (len, FILL_NORMAL, &rng);
+        g_autofree float *v = random_floats (len, FILL_NORMAL, &rng);
+        g_autofree float *dout = random_floats (len, FILL_NORMAL, &rng);
+        g_autofree float *g0 = random_floats (3 * len, FILL_UNIFORM, &rng);
+        g_autofree float *out = g_new (float, len), *out_r = g_new (float, len);
+        g_autofree float *att = g_new (float, alen), *att_r = g_new (float, alen);
+        g_autofree float *g = g_memdup2 (g0, 3 * len * sizeof (float));
+        g_autofree float *g_r = g_memdup2 (g0, 3 * len * sizeof (float));
+        g_autofree float *datt = g_new (float, (size_t) T * T);
+        pl_attention_forward (out, att, q, k, v, NULL, N, T, H, Dh);
+        pl_attention_backward_write (g, g + len, g + 2 * len, w, w, w, datt, dout, att, q, k,
+                                     v, N, T, H, Dh);
+        ref_attention (out_r, att_r, g_r, g_r + len, g_r + 2 * len, w, dout, q, k, v, N, T, H,
+                       Dh);
+        if (same_bits)
+          {
+            g_assert_cmpmem (att, alen * sizeof (float), att_r, alen * sizeof (float));
+            g_assert_cmpmem (out, len * sizeof (float), out_r, len * sizeof (float));
+            g_assert_cmpmem (g, 3 * len * sizeof (float), g_r, 3 * len * sizeof (float));
+          }
+        else
+          {
+            for (size_t i = 0; i < alen; i++)
+              pl_assert_close (att[i], att_r[i], 1e-4, 1e-6);
+            for (size_t i = 0; i < len; i++)
+              pl_assert_close (out[i], out_r[i], 1e-4, 1e-5);
+            for (size_t i = 0; i < 3 * len; i++)
+              pl_assert_close (g[i], g_r[i], 1e-4, 1e-5);
+          }
+        /* every element written, none left from before, in the SET case */
+        g_assert_true (pl_all_finite (g, 3 * len));
+      }
+}
+
 /* PyTorch's choice on ties (the first in row-major window order) and NaN (wins) */
 static void
 test_maxpool_ties_and_nan (void)
@@ -1748,6 +1859,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/ops/relu/nan", test_relu_nan);
   g_test_add_func ("/core/ops/bias-add/in-place", test_bias_add_in_place);
   g_test_add_func ("/core/ops/attention/key-mask", test_attention_mask);
+  g_test_add_func ("/core/ops/attention/head-kernels", test_attention_head_kernels);
   g_test_add_func ("/core/ops/maxpool2d/ties-and-nan", test_maxpool_ties_and_nan);
   g_test_add_func ("/core/ops/conv2d/out-size", test_conv_out_size);
   g_test_add_func ("/core/ops/argmax-rows", test_argmax_rows);

@@ -130,6 +130,156 @@ test_threshold_beyond_target (void)
   pt_assert_masked_zero (m);
 }
 
+/* The pruner's selection (pl-pruner.c: only the scores that are not already -inf
+ * ranked, by a radix select on the float bits, then the ties at the threshold in
+ * position order) against a reference written from its definition: rank all
+ * scores (masked ones and threshold ones as -inf) by (score, position) with a
+ * stable sort and mask the first max(k, count of -inf). Weights with many ties
+ * (multiples of 1/16, both zeros, signs), large and subnormal values; rising
+ * targets so later prunes start with most scores at -inf; layer and global. */
+typedef struct {
+  float score;
+  size_t pos;
+} RefItem;
+
+static int
+ref_item_cmp (const void *a, const void *b)
+{
+  const RefItem *x = a, *y = b;
+  if (x->score < y->score)
+    return -1;
+  if (x->score > y->score)
+    return 1;
+  return x->pos < y->pos ? -1 : x->pos > y->pos;
+}
+
+/* mask (n) of the reference for the scores of weights w under mask m0 */
+static void
+ref_mask_lowest (const float *w, const float *m0, float *mask, size_t n, double sparsity,
+                 float thr_crit)
+{
+  RefItem *it = g_new (RefItem, n);
+  size_t forced = 0;
+  for (size_t j = 0; j < n; j++)
+    {
+      float a = fabsf (w[j]);
+      float sc = a < thr_crit ? -INFINITY : a;
+      if (m0[j] == 0.0f || isnan (sc))
+        sc = -INFINITY;
+      forced += sc == -INFINITY;
+      it[j] = (RefItem) { sc, j };
+    }
+  qsort (it, n, sizeof *it, ref_item_cmp);
+  size_t k = MAX ((size_t) llround (sparsity * (double) n), forced);
+  for (size_t j = 0; j < n; j++)
+    mask[j] = m0[j];
+  for (size_t j = 0; j < MIN (k, n); j++)
+    mask[it[j].pos] = 0.0f;
+  g_free (it);
+}
+
+static void
+fill_tied (float *w, size_t n, guint32 seed, int variant)
+{
+  GRand *rng = g_rand_new_with_seed (seed);
+  for (size_t j = 0; j < n; j++)
+    {
+      double u = g_rand_double (rng);
+      float v;
+      if (variant == 0)
+        v = (float) g_rand_int_range (rng, -24, 25) / 16.0f;   /* many ties */
+      else if (u < 0.05)
+        v = (g_rand_boolean (rng) ? -1.0f : 1.0f) * 1e-40f;   /* subnormal */
+      else if (u < 0.1)
+        v = g_rand_boolean (rng) ? -0.0f : 0.0f;
+      else if (u < 0.12)
+        v = (g_rand_boolean (rng) ? -1.0f : 1.0f) * 3e30f;
+      else
+        v = (float) g_rand_double_range (rng, -1.0, 1.0);
+      w[j] = v;
+    }
+  g_rand_free (rng);
+}
+
+static void
+check_against_reference (PlPruneScope scope, const char *threshold, int variant)
+{
+  g_autofree char *extra = g_strdup_printf ("[prune]\ncriterion=magnitude\nschedule=one-shot\n"
+                                            "threshold=%s\n", threshold);
+  g_autoptr (GError) error = NULL;
+  g_autoptr (PtRun) r = pt_run_new (extra, &error);
+  g_assert_no_error (error);
+  PlModel *m = pl_run_get_model (r->run);
+  const float thr_crit = (float) g_ascii_strtod (threshold, NULL);
+  g_autoptr (GPtrArray) ws = g_ptr_array_new ();
+  size_t total = 0;
+  for (guint i = 0; i < pl_model_get_n_params (m); i++)
+    {
+      PlParam *p = pl_model_get_param (m, i);
+      if (p->kind != PL_PARAM_WEIGHT || p->frozen)
+        continue;
+      fill_tied (p->data, p->numel, 17 + i + 100 * variant, variant);
+      g_ptr_array_add (ws, p);
+      total += p->numel;
+    }
+  g_autoptr (PlPruner) pr = pl_pruner_new (r->run, PL_PRUNING_CRITERION (pt_criterion (r)));
+  /* some weights masked before the first prune (as a resumed or shared mask) */
+  PlParam *first = ws->pdata[0];
+  for (size_t j = 0; j < first->numel; j += 7)
+    first->mask[j] = 0.0f;
+  pl_model_apply_masks (m);
+  static const double targets[] = { 0.0, 0.03, 0.1, 0.3, 0.3, 0.5, 0.62, 0.8, 0.9, 0.97, 1.0 };
+  g_autofree float *flat_w = g_new (float, total);
+  g_autofree float *flat_m0 = g_new (float, total);
+  g_autofree float *flat_ref = g_new (float, total);
+  for (guint t = 0; t < G_N_ELEMENTS (targets); t++)
+    {
+      /* the reference from the state before this prune */
+      size_t off = 0;
+      for (guint i = 0; i < ws->len; i++)
+        {
+          PlParam *p = ws->pdata[i];
+          memcpy (flat_w + off, p->data, p->numel * sizeof (float));
+          memcpy (flat_m0 + off, p->mask, p->numel * sizeof (float));
+          if (scope == PL_PRUNE_SCOPE_LAYER)
+            ref_mask_lowest (flat_w + off, flat_m0 + off, flat_ref + off, p->numel,
+                             targets[t], thr_crit);
+          off += p->numel;
+        }
+      if (scope == PL_PRUNE_SCOPE_GLOBAL)
+        ref_mask_lowest (flat_w, flat_m0, flat_ref, total, targets[t], thr_crit);
+      g_assert_true (pl_pruner_prune_to (pr, targets[t], scope, &error));
+      g_assert_no_error (error);
+      off = 0;
+      for (guint i = 0; i < ws->len; i++)
+        {
+          PlParam *p = ws->pdata[i];
+          for (size_t j = 0; j < p->numel; j++)
+            {
+              if (p->mask[j] != flat_ref[off + j])
+                g_error ("scope %d thr %s variant %d target %g: %s[%zu] mask %g, "
+                         "reference %g (w %g)", scope, threshold, variant, targets[t],
+                         p->name, j, p->mask[j], flat_ref[off + j], flat_w[off + j]);
+              g_assert_true (memcmp (&p->data[j], &(float) { flat_w[off + j] * flat_ref[off + j] },
+                                     sizeof (float)) == 0);
+            }
+          off += p->numel;
+        }
+    }
+}
+
+static void
+test_prune_reference (void)
+{
+  for (int variant = 0; variant < 2; variant++)
+    {
+      check_against_reference (PL_PRUNE_SCOPE_LAYER, "0", variant);
+      check_against_reference (PL_PRUNE_SCOPE_GLOBAL, "0", variant);
+      check_against_reference (PL_PRUNE_SCOPE_LAYER, "0.25", variant);
+      check_against_reference (PL_PRUNE_SCOPE_GLOBAL, "0.25", variant);
+    }
+}
+
 static void
 test_bad_options (void)
 {
@@ -205,6 +355,7 @@ main (int argc, char **argv)
   g_test_add_func ("/plugins/magnitude/scores", test_scores);
   g_test_add_func ("/plugins/magnitude/prune", test_prune);
   g_test_add_func ("/plugins/magnitude/threshold-beyond-target", test_threshold_beyond_target);
+  g_test_add_func ("/plugins/magnitude/prune-reference", test_prune_reference);
   g_test_add_func ("/plugins/magnitude/bad-options", test_bad_options);
   g_test_add_func ("/plugins/magnitude/one-shot-run", test_one_shot_run);
   return g_test_run ();
