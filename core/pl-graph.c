@@ -62,6 +62,7 @@ struct _PlGraph {
   float *grad_region;    /* activation gradients, zeroed each backward */
   size_t grad_floats;
   GArray *zero_items;    /* ZeroItem, in backward order */
+  GPtrArray *set_grads;  /* parameter gradients backward overwrites (float*) */
   int32_t *labels;
   float *targets;
   int n_targets;
@@ -82,6 +83,7 @@ pl_graph_new (int max_batch, guint64 seed)
   g->requests = g_array_new (FALSE, FALSE, sizeof (ArenaRequest));
   g->aliases = g_ptr_array_new ();
   g->zero_items = g_array_new (FALSE, FALSE, sizeof (ZeroItem));
+  g->set_grads = g_ptr_array_new ();
   g->labels = g_new0 (int32_t, max_batch);
   pl_rng_init_stream (&g->rng, seed, "dropout");
   return g;
@@ -97,6 +99,7 @@ pl_graph_free (PlGraph *g)
   g_array_unref (g->requests);
   g_ptr_array_unref (g->aliases);
   g_array_unref (g->zero_items);
+  g_ptr_array_unref (g->set_grads);
   g_free (g->arena);
   g_free (g->labels);
   g_free (g->targets);
@@ -882,6 +885,7 @@ typedef struct {
   PlNode base;
   PlTensor *x;
   const PlCustomOp *op;
+  PlCustomBackward set_backward;  /* NULL or overwrites x's gradient */
   gpointer user_data;
 } CustomNode;
 
@@ -896,10 +900,23 @@ static void
 custom_backward (PlNode *node, PlGraph *g)
 {
   CustomNode *n = (CustomNode *) node;
-  n->op->backward (n->x, node->out, g->batch, n->user_data);
+  if (in_write (node, 0) == PL_GRAD_SET)
+    n->set_backward (n->x, node->out, g->batch, n->user_data);
+  else
+    n->op->backward (n->x, node->out, g->batch, n->user_data);
 }
 
 static const PlNodeClass custom_class = { "custom", custom_forward, custom_backward };
+
+PlTensor *
+pl_graph_custom_with_set (PlGraph *g, PlTensor *x, const PlCustomOp *op,
+                          PlCustomBackward set_backward, gpointer user_data)
+{
+  PlTensor *y = pl_graph_custom (g, x, op, user_data);
+  CustomNode *n = g_ptr_array_index (g->nodes, g->nodes->len - 1);
+  n->set_backward = x->batched ? NULL : set_backward;
+  return y;
+}
 
 PlTensor *
 pl_graph_custom (PlGraph *g, PlTensor *x, const PlCustomOp *op, gpointer user_data)
@@ -1049,6 +1066,50 @@ schedule_zeroing (PlGraph *g)
     }
 }
 
+/* A parameter's gradient is cleared by pl_model_zero_grads () before each step,
+ * outside the graph. When the only node of the whole graph whose backward writes
+ * it is a custom node with a set_backward (pl_graph_custom_with_set ()), that
+ * node overwrites it instead (the same bits as adding to zeros) and the model
+ * skips clearing it (pl_graph_param_grad_is_set ()). Gradients are told apart
+ * by address, so shared parameters and reshapes count every writer. */
+static void
+schedule_param_sets (PlGraph *g)
+{
+  g_ptr_array_set_size (g->set_grads, 0);
+  for (guint i = 0; i < g->nodes->len; i++)
+    {
+      PlNode *n = g_ptr_array_index (g->nodes, i);
+      if (n->klass != &custom_class || !((CustomNode *) n)->set_backward)
+        continue;
+      float *grad = n->in[0] ? n->in[0]->grad : NULL;
+      if (!grad || in_grad_region (g, grad))
+        continue;
+      guint writers = 0;
+      for (guint j = 0; j < g->nodes->len; j++)
+        {
+          PlNode *m = g_ptr_array_index (g->nodes, j);
+          PlTensor *touched[NODE_MAX_INPUTS + 1] = { m->out, m->in[0], m->in[1], m->in[2] };
+          for (guint k = 0; k < G_N_ELEMENTS (touched); k++)
+            if (touched[k] && touched[k]->grad == grad)
+              writers++;
+        }
+      if (writers != 1)
+        continue;
+      n->set_inputs |= 1u;
+      g_ptr_array_add (g->set_grads, grad);
+    }
+}
+
+gboolean
+pl_graph_param_grad_is_set (PlGraph *g, const float *grad)
+{
+  g_return_val_if_fail (g != NULL, FALSE);
+  for (guint i = 0; i < g->set_grads->len; i++)
+    if (g_ptr_array_index (g->set_grads, i) == grad)
+      return TRUE;
+  return FALSE;
+}
+
 static gboolean
 is_alias (PlGraph *g, PlTensor *t)
 {
@@ -1150,6 +1211,7 @@ pl_graph_finalize (PlGraph *g, GError **error)
         g->probs = ((XentNode *) n)->probs;
     }
   schedule_zeroing (g);
+  schedule_param_sets (g);
   g->finalized = TRUE;
   return TRUE;
 }

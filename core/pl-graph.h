@@ -59,6 +59,11 @@ typedef struct {
   void (*backward) (PlTensor *in, const PlTensor *out, int batch, gpointer user_data);
 } PlCustomOp;
 
+/* A custom backward that overwrites in's gradient with what PlCustomOp.backward
+ * would add to a zeroed one (the same bits). */
+typedef void (*PlCustomBackward) (PlTensor *in, const PlTensor *out, int batch,
+                                  gpointer user_data);
+
 PlGraph  *pl_graph_new            (int max_batch, guint64 seed);
 void      pl_graph_free           (PlGraph *g);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (PlGraph, pl_graph_free)
@@ -112,6 +117,16 @@ PlTensor *pl_graph_embedding      (PlGraph *g, const int32_t *ids_per_row, int n
                                    PlTensor *table);
 PlTensor *pl_graph_custom         (PlGraph *g, PlTensor *x, const PlCustomOp *op,
                                    gpointer user_data);
+/* pl_graph_custom () of a parameter x: when this node is the only one whose
+ * backward writes x's gradient, backward calls @set_backward instead of
+ * op->backward, and pl_graph_param_grad_is_set () is TRUE for that gradient, so
+ * that pl_model_zero_grads () need not clear it (it is overwritten each
+ * backward). Callers that zero gradients themselves may still do so. */
+PlTensor *pl_graph_custom_with_set (PlGraph *g, PlTensor *x, const PlCustomOp *op,
+                                    PlCustomBackward set_backward, gpointer user_data);
+/* After finalize: TRUE when backward overwrites the parameter gradient @grad
+ * (see pl_graph_custom_with_set ()) rather than adding to it. */
+gboolean  pl_graph_param_grad_is_set (PlGraph *g, const float *grad);
 /* Losses: a scalar tensor holding the batch mean. */
 PlTensor *pl_graph_softmax_xent   (PlGraph *g, PlTensor *logits);
 PlTensor *pl_graph_mse            (PlGraph *g, PlTensor *pred);

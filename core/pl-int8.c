@@ -250,6 +250,21 @@ backward_mask_c (float *dx, const float *dy, const uint8_t *in_range, size_t n)
     }
 }
 
+PL_INT8_CLONES static void
+backward_mask_set_c (float *dx, const float *dy, const uint8_t *in_range, size_t n)
+{
+  for (size_t i = 0; i < n; i++)
+    {
+      /* backward_mask_c () on a zeroed dx: +0 + dy where the mask is set (so a
+       * -0.0 dy gives +0.0, as the addition did), +0 elsewhere */
+      float b = 0.0f + dy[i];
+      uint32_t bb, sel = -(uint32_t) (in_range[i] != 0);
+      memcpy (&bb, &b, sizeof bb);
+      uint32_t r = bb & sel;
+      memcpy (&dx[i], &r, sizeof r);
+    }
+}
+
 #ifdef PL_INT8_HAVE_AVX512
 /* the lanes of i .. i + 15 below len */
 PL_AVX512 static inline __mmask16
@@ -323,6 +338,34 @@ backward_mask_avx512 (float *dx, const float *dy, const uint8_t *in_range, size_
       _mm512_mask_storeu_ps (dx + i, t, _mm512_mask_add_ps (a, k, a, b));
     }
 }
+
+/* backward_mask_set_c (): dx is only written */
+PL_AVX512 static void
+backward_mask_set_avx512 (float *dx, const float *dy, const uint8_t *in_range, size_t n)
+{
+  const __m512 zero = _mm512_setzero_ps ();
+  for (size_t i = 0; i < n; i += 16)
+    {
+      __builtin_prefetch (dy + i + PL_INT8_PREFETCH, 0, 3);
+      if (i % 64 == 0)
+        __builtin_prefetch (in_range + i + PL_INT8_PREFETCH, 0, 3);
+      __mmask16 t = tail_mask (i, n);
+      __m128i m8;
+      if (t == 0xffff)
+        m8 = _mm_loadu_si128 ((const __m128i *) (in_range + i));
+      else
+        {
+          uint8_t buf[16] = { 0 };
+          memcpy (buf, in_range + i, n - i);
+          m8 = _mm_loadu_si128 ((const __m128i *) buf);
+        }
+      __m512i m = _mm512_cvtepu8_epi32 (m8);
+      __mmask16 k = _mm512_test_epi32_mask (m, m) & t;
+      __m512 b = _mm512_maskz_loadu_ps (t, dy + i);
+      /* +0 + dy where the mask is set, +0 elsewhere */
+      _mm512_mask_storeu_ps (dx + i, t, _mm512_maskz_add_ps (k, zero, b));
+    }
+}
 #endif
 
 void
@@ -361,6 +404,20 @@ pl_int8_fake_quant_backward_mask (float *dx, const float *dy, const uint8_t *in_
     }
 #endif
   backward_mask_c (dx, dy, in_range, n);
+}
+
+void
+pl_int8_fake_quant_backward_mask_set (float *dx, const float *dy, const uint8_t *in_range,
+                                      size_t n)
+{
+#ifdef PL_INT8_HAVE_AVX512
+  if (fq_use_avx512 ())
+    {
+      backward_mask_set_avx512 (dx, dy, in_range, n);
+      return;
+    }
+#endif
+  backward_mask_set_c (dx, dy, in_range, n);
 }
 
 /* ---- loading --------------------------------------------------------------- */

@@ -79,7 +79,11 @@ void     pl_int8_fake_quant_forward_mask  (float *y, uint8_t *in_range, const fl
  * pl_int8_fake_quant_backward (). dx, dy, in_range [n] */
 void     pl_int8_fake_quant_backward_mask (float *dx, const float *dy,
                                            const uint8_t *in_range, size_t n);
-/* The two functions above have portable C loops and, where the CPU has
+/* pl_int8_fake_quant_backward_mask () on a zeroed dx, without reading dx:
+ * dx = +0 + dy where in_range[i] != 0, +0 elsewhere (the same bits) */
+void     pl_int8_fake_quant_backward_mask_set (float *dx, const float *dy,
+                                               const uint8_t *in_range, size_t n);
+/* The functions above have portable C loops and, where the CPU has
  * AVX-512F, intrinsics (the default there); both give the same bits. TRUE makes
  * them use the portable loops, for tests. Not thread-safe: set it before use. */
 void     pl_int8_fake_quant_use_portable  (gboolean portable);

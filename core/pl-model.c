@@ -211,7 +211,18 @@ pl_model_freeze_group (PlModel *m, PlParamGroup group, gboolean frozen)
 void
 pl_model_zero_grads (PlModel *m)
 {
-  memset (m->block + m->n_floats, 0, m->n_floats * sizeof (float));
+  /* gradients the graph's backward overwrites (pl_graph_param_grad_is_set ())
+   * are skipped; params sit in the block in order of offset */
+  float *grads = m->block + m->n_floats, *from = grads;
+  for (guint i = 0; m->graph && i < m->params->len; i++)
+    {
+      PlParam *p = g_ptr_array_index (m->params, i);
+      if (p->grad < from || !pl_graph_param_grad_is_set (m->graph, p->grad))
+        continue;
+      memset (from, 0, (size_t) (p->grad - from) * sizeof (float));
+      from = p->grad + p->numel;
+    }
+  memset (from, 0, (size_t) (grads + m->n_floats - from) * sizeof (float));
 }
 
 void

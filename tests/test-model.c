@@ -327,6 +327,116 @@ test_graph_first_writer (void)
     }
 }
 
+/* y = x + x * x / 2 elementwise, dy/dx = 1 + x: a custom transform of a
+ * parameter, adding (PlCustomOp.backward) or overwriting (set_backward) */
+static void
+square_forward (const PlTensor *in, PlTensor *out, int batch, gboolean training,
+                gpointer user_data)
+{
+  size_t n = pl_tensor_numel (in, batch);
+  for (size_t i = 0; i < n; i++)
+    out->data[i] = in->data[i] + in->data[i] * in->data[i] * 0.5f;
+}
+
+static void
+square_backward (PlTensor *in, const PlTensor *out, int batch, gpointer user_data)
+{
+  if (!in->grad)
+    return;
+  size_t n = pl_tensor_numel (in, batch);
+  for (size_t i = 0; i < n; i++)
+    in->grad[i] += out->grad[i] * (1.0f + in->data[i]);
+}
+
+static void
+square_backward_set (PlTensor *in, const PlTensor *out, int batch, gpointer user_data)
+{
+  if (!in->grad)
+    return;
+  size_t n = pl_tensor_numel (in, batch);
+  for (size_t i = 0; i < n; i++)
+    in->grad[i] = 0.0f + out->grad[i] * (1.0f + in->data[i]);
+}
+
+static const PlCustomOp square_op = { "square", square_forward, square_backward };
+
+/* An MLP whose fc1.weight goes through a custom transform alone (its only
+ * writer), fc2.weight through one and also straight into a second linear
+ * (shared: two writers), and whose input goes through one too (batched, no
+ * gradient). @set: the transforms are built with pl_graph_custom_with_set (). */
+static PlModel *
+custom_param_model (gboolean set)
+{
+  enum { B = 4, IN = 5, H = 6, C = 3 };
+  PlModelSpec s = small_spec (IN, C, B);
+  PlModel *m = pl_model_new ("test", &s);
+  pl_model_add_param (m, "fc1.weight", PL_PARAM_WEIGHT, PL_GROUP_BASE, PL_LAYER_DENSE, 2,
+                      (int[]) { H, IN });
+  pl_model_add_param (m, "fc1.bias", PL_PARAM_BIAS, PL_GROUP_BASE, PL_LAYER_DENSE, 1,
+                      (int[]) { H });
+  pl_model_add_param (m, "fc2.weight", PL_PARAM_WEIGHT, PL_GROUP_TASK, PL_LAYER_DENSE, 2,
+                      (int[]) { C, H });
+  pl_model_add_param (m, "fc2.bias", PL_PARAM_BIAS, PL_GROUP_TASK, PL_LAYER_DENSE, 1,
+                      (int[]) { C });
+  g_autoptr (GError) error = NULL;
+  g_assert_true (pl_model_finalize_params (m, &error));
+  pl_model_init_default (m, 5);
+  PlGraph *g = pl_graph_new (B, 1);
+  PlTensor *p[4];
+  for (guint i = 0; i < 4; i++)
+    p[i] = pl_model_param_tensor (m, g, pl_model_get_param (m, i));
+  PlTensor *input = pl_graph_input (g, "input", 1, (int[]) { IN });
+#define CUSTOM(x) (set ? pl_graph_custom_with_set (g, (x), &square_op, square_backward_set, NULL) \
+                       : pl_graph_custom (g, (x), &square_op, NULL))
+  PlTensor *x = CUSTOM (input);
+  PlTensor *h = pl_graph_activation (g, pl_graph_linear (g, x, CUSTOM (p[0]), p[1]),
+                                     PL_ACT_TANH);
+  PlTensor *l1 = pl_graph_linear (g, h, CUSTOM (p[2]), p[3]);
+  PlTensor *l2 = pl_graph_linear (g, h, p[2], NULL);
+#undef CUSTOM
+  g_assert_true (pl_model_finish_graph (m, g, input, pl_graph_add (g, l1, l2), &error));
+  g_assert_no_error (error);
+  return m;
+}
+
+/* A custom transform of a parameter overwrites that parameter's gradient only
+ * where it is its single writer; pl_model_zero_grads () then skips it. Checked
+ * against finite differences and bit for bit against the adding build, over
+ * gradients left dirty (NaN) before the zeroing, at a full and a partial batch. */
+static void
+test_graph_custom_param_set (void)
+{
+  g_autoptr (PlModel) add = custom_param_model (FALSE);
+  g_autoptr (PlModel) set = custom_param_model (TRUE);
+  PlGraph *ga = pl_model_get_graph (add), *gs = pl_model_get_graph (set);
+  for (guint i = 0; i < pl_model_get_n_params (set); i++)
+    {
+      g_assert_false (pl_graph_param_grad_is_set (ga, pl_model_get_param (add, i)->grad));
+      g_assert_true (pl_graph_param_grad_is_set (gs, pl_model_get_param (set, i)->grad)
+                     == (i == 0));
+    }
+  size_t nf = pl_model_get_n_floats (set);
+  g_assert_cmpuint (nf, ==, pl_model_get_n_floats (add));
+  for (int batch = 4; batch >= 3; batch--)
+    {
+      fill_batch (set, batch, 3, 21 + batch);
+      fill_batch (add, batch, 3, 21 + batch);
+      check_model_gradients (set, batch);
+      float *gr = pl_model_get_grads (set);
+      for (size_t i = 0; i < nf; i++)
+        gr[i] = NAN;
+      pl_model_zero_grads (set);
+      g_assert_true (isnan (pl_model_get_param (set, 0)->grad[0]));  /* skipped */
+      g_assert_cmpfloat (pl_model_get_param (set, 1)->grad[0], ==, 0.0f);
+      pl_graph_forward (gs, batch, TRUE);
+      pl_graph_backward (gs);
+      pl_model_zero_grads (add);
+      pl_graph_forward (ga, batch, TRUE);
+      pl_graph_backward (ga);
+      g_assert_cmpmem (gr, nf * sizeof (float), pl_model_get_grads (add), nf * sizeof (float));
+    }
+}
+
 static void
 test_sgd_momentum_matches_formula (void)
 {
@@ -475,6 +585,7 @@ main (int argc, char **argv)
   g_test_add_func ("/core/model/attention/bad-tokens", test_attention_bad_tokens);
   g_test_add_func ("/core/model/no-allocation-in-step", test_no_allocation_in_step);
   g_test_add_func ("/core/model/graph/first-writer", test_graph_first_writer);
+  g_test_add_func ("/core/model/graph/custom-param-set", test_graph_custom_param_set);
   g_test_add_func ("/core/optim/sgd", test_sgd_momentum_matches_formula);
   g_test_add_func ("/core/optim/adam", test_adam_matches_formula);
   g_test_add_func ("/core/optim/frozen-and-masked", test_frozen_and_masked);

@@ -310,6 +310,24 @@ node_backward (PlTensor *in, const PlTensor *out, int batch, gpointer user_data)
   pl_int8_fake_quant_backward_mask (in->grad, out->grad, node->in_range, n);
 }
 
+/* node_backward () on a zeroed gradient, which it overwrites without reading:
+ * the graph calls it when this node is the weight gradient's only writer */
+static void
+node_backward_set (PlTensor *in, const PlTensor *out, int batch, gpointer user_data)
+{
+  Node *node = user_data;
+  if (!in->grad)
+    return;
+  size_t n = pl_tensor_numel (in, batch);
+  if (!node->quantized)
+    {
+      for (size_t i = 0; i < n; i++)
+        in->grad[i] = 0.0f + out->grad[i];
+      return;
+    }
+  pl_int8_fake_quant_backward_mask_set (in->grad, out->grad, node->in_range, n);
+}
+
 static const PlCustomOp weight_op = { "fake-quant-weight", node_forward, node_backward };
 static const PlCustomOp input_op = { "fake-quant-input", node_forward, node_backward };
 
@@ -365,6 +383,8 @@ add_node (PlpQatInt8 *self, PlGraph *graph, Site *s, PlTensor *x, const PlCustom
   node->site = s;
   node->in_range = g_new0 (uint8_t, pl_tensor_numel (x, pl_graph_get_max_batch (graph)));
   g_ptr_array_add (self->nodes, node);
+  if (op == &weight_op)
+    return pl_graph_custom_with_set (graph, x, op, node_backward_set, node);
   return pl_graph_custom (graph, x, op, node);
 }
 

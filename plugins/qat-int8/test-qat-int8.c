@@ -435,6 +435,20 @@ test_mask_backward (gconstpointer data)
       pl_int8_fake_quant_backward_mask (out, dy, mask, n);
       for (size_t i = 0; i < n; i++)
         g_assert_cmpuint (bits_of (out[i]), ==, bits_of (mask[i] ? dx[i] + dy[i] : dx[i]));
+      /* the overwriting variant: the bits of the adding one on a zeroed dx, whatever
+       * dx held before (it is not read), and nothing written past n */
+      float zeroed[71], set[71];
+      memset (zeroed, 0, sizeof zeroed);
+      pl_int8_fake_quant_backward_mask (zeroed, dy, mask, n);
+      for (size_t i = 0; i < G_N_ELEMENTS (set); i++)
+        set[i] = i % 2 ? NAN : -0.0f;
+      pl_int8_fake_quant_backward_mask_set (set, dy, mask, n);
+      for (size_t i = 0; i < n; i++)
+        {
+          g_assert_cmpuint (bits_of (set[i]), ==, bits_of (zeroed[i]));
+          g_assert_cmpuint (bits_of (set[i]), ==, bits_of (mask[i] ? 0.0f + dy[i] : 0.0f));
+        }
+      g_assert_cmpuint (bits_of (set[n]), ==, bits_of (n % 2 ? NAN : -0.0f));
     }
   pl_int8_fake_quant_use_portable (FALSE);
 }
