@@ -129,6 +129,17 @@ count_frame (GdkFrameClock *clock,
   frames++;
 }
 
+/* the thread's CPU time at each frame's end, for the frames after a switch */
+static void
+frame_cpu (GdkFrameClock *clock,
+           GArray        *cpu)
+{
+  struct timespec t;
+  clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t);
+  gint64 ns = t.tv_sec * (gint64) 1000000000 + t.tv_nsec;
+  g_array_append_val (cpu, ns);
+}
+
 int
 main (int    argc,
       char **argv)
@@ -168,7 +179,14 @@ main (int    argc,
     return 0;
   if (g_str_equal (epochs, "pages"))
     {
-      /* how long the first frame of each page takes */
+      /* the plugin list (a child process started after the first frame) is
+       * in by the time a user clicks: the Plugins figure is the page's */
+      PlPluginCatalog *catalog = _pl_window_get_catalog (win);
+      while (pl_plugin_catalog_is_loading (catalog)
+             && g_get_monotonic_time () - t_start < 20 * G_USEC_PER_SEC)
+        g_main_context_iteration (NULL, TRUE);
+      /* how long the first frame of each page takes, and the longest of the
+       * frames in the 300 ms after it (work a page defers) */
       const char *pages[] = { "run", "compare", "plugins", "editor", "run", "editor", "run" };
       for (guint i = 0; i < G_N_ELEMENTS (pages); i++)
         {
@@ -182,9 +200,23 @@ main (int    argc,
             g_main_context_iteration (NULL, TRUE);
           clock_gettime (CLOCK_THREAD_CPUTIME_ID, &b);
           g_signal_handlers_disconnect_by_func (clock, count_frame, NULL);
-          printf ("switch to %-8s first frame after %.1f ms, %.1f ms CPU\n", pages[i],
-                  (g_get_monotonic_time () - w0) / 1000.0,
-                  ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e6);
+          double first_wall = (g_get_monotonic_time () - w0) / 1000.0;
+          g_autoptr (GArray) cpu = g_array_new (FALSE, FALSE, sizeof (gint64));
+          gint64 b_ns = b.tv_sec * (gint64) 1000000000 + b.tv_nsec;
+          g_array_append_val (cpu, b_ns);
+          gulong id = g_signal_connect (clock, "after-paint", G_CALLBACK (frame_cpu), cpu);
+          gint64 w1 = g_get_monotonic_time ();
+          while (g_get_monotonic_time () - w1 < 300 * 1000)
+            if (!g_main_context_iteration (NULL, FALSE))
+              g_usleep (1000);
+          g_signal_handler_disconnect (clock, id);
+          double later = 0;
+          for (guint f = 1; f < cpu->len; f++)
+            later = MAX (later, (g_array_index (cpu, gint64, f) - g_array_index (cpu, gint64, f - 1)) / 1e6);
+          printf ("switch to %-8s first frame after %.1f ms, %.1f ms CPU; next %u frames: max %.1f ms CPU\n",
+                  pages[i], first_wall,
+                  ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / 1e6,
+                  cpu->len - 1, later);
         }
       return 0;
     }

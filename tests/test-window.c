@@ -437,6 +437,24 @@ catalog_loaded (gpointer data)
   return !pl_plugin_catalog_is_loading (_pl_window_get_catalog (win));
 }
 
+static guint
+count_shown_rows (GtkWidget *widget)
+{
+  guint n = ADW_IS_EXPANDER_ROW (widget) && gtk_widget_is_visible (widget);
+  for (GtkWidget *child = gtk_widget_get_first_child (widget); child;
+       child = gtk_widget_get_next_sibling (child))
+    n += count_shown_rows (child);
+  return n;
+}
+
+/* the rows below the first screen are shown one per frame after it */
+static gboolean
+all_plugin_rows_shown (gpointer data)
+{
+  GPtrArray *plugins = pl_plugin_catalog_get_plugins (_pl_window_get_catalog (win));
+  return count_shown_rows (GTK_WIDGET (_pl_window_get_plugins_page (win))) == plugins->len;
+}
+
 static void
 test_plugins_page (void)
 {
@@ -450,6 +468,7 @@ test_plugins_page (void)
   _pl_window_set_page (win, "plugins");
   settle (0.2);
   g_assert_cmpuint (pl_plugins_page_get_n_rows (_pl_window_get_plugins_page (win)), ==, plugins->len);
+  g_assert_true (wait_until (all_plugin_rows_shown, NULL, 10));
   screenshot (GTK_WIDGET (win), "plugins.png");
 }
 

@@ -18,6 +18,8 @@ struct _PlPluginsPage {
   AdwPreferencesPage *page;
   GPtrArray *groups;         /* AdwPreferencesGroup in page */
   guint n_rows;
+  GPtrArray *hidden_rows;    /* rows below the first screen, not shown yet */
+  guint stage_id;            /* tick callback showing them */
   gboolean stale;            /* the catalog changed while the page was hidden */
 
   /* the new-plugin dialog */
@@ -184,9 +186,97 @@ plugin_row (PlPluginsPage      *self,
   return row;
 }
 
+/* Rows are laid out even below the fold, and each costs 30-40 ms the first
+ * time (AdwActionRow's header box asks its wrapped subtitle for its width at
+ * the row's height, and GtkLabel answers with two binary searches over
+ * Pango layouts of the whole text). The first frame lays out the rows of
+ * the first screen; the others are shown one per frame after it. */
+enum { FIRST_ROWS = 7, ROWS_PER_FRAME = 1 };
+
+static void
+show_row (GtkWidget *row)
+{
+  gtk_widget_set_visible (row, TRUE);
+  GtkWidget *group = gtk_widget_get_ancestor (row, ADW_TYPE_PREFERENCES_GROUP);
+  if (group)
+    gtk_widget_set_visible (group, TRUE);
+}
+
+static void
+show_hidden_rows (PlPluginsPage *self,
+                  guint          max)
+{
+  guint n = MIN (max, self->hidden_rows->len);
+  for (guint i = 0; i < n; i++)
+    show_row (g_ptr_array_index (self->hidden_rows, i));
+  g_ptr_array_remove_range (self->hidden_rows, 0, n);
+}
+
+static gboolean
+show_next_rows (GtkWidget     *widget,
+                GdkFrameClock *clock,
+                gpointer       data)
+{
+  PlPluginsPage *self = PL_PLUGINS_PAGE (widget);
+  show_hidden_rows (self, ROWS_PER_FRAME);
+  if (self->hidden_rows->len > 0)
+    return G_SOURCE_CONTINUE;
+  self->stage_id = 0;
+  return G_SOURCE_REMOVE;
+}
+
+static void
+stop_staging (PlPluginsPage *self)
+{
+  if (self->stage_id)
+    gtk_widget_remove_tick_callback (GTK_WIDGET (self), self->stage_id);
+  self->stage_id = 0;
+  g_ptr_array_set_size (self->hidden_rows, 0);
+}
+
+/* Hides the rows after the first FIRST_ROWS (and the groups that have no
+ * row shown), to be shown from the next frame on. */
+static void
+stage_rows (PlPluginsPage *self)
+{
+  guint n = 0;
+  for (guint i = 0; i < self->groups->len; i++)
+    {
+      GtkWidget *group = g_ptr_array_index (self->groups, i);
+      if (n >= FIRST_ROWS)
+        gtk_widget_set_visible (group, FALSE);
+      GPtrArray *rows = g_object_get_data (G_OBJECT (group), "pl-rows");
+      for (guint j = 0; rows && j < rows->len; j++, n++)
+        if (n >= FIRST_ROWS)
+          {
+            GtkWidget *row = g_ptr_array_index (rows, j);
+            gtk_widget_set_visible (row, FALSE);
+            g_ptr_array_add (self->hidden_rows, row);
+          }
+    }
+  if (self->hidden_rows->len > 0)
+    self->stage_id = gtk_widget_add_tick_callback (GTK_WIDGET (self), show_next_rows, NULL, NULL);
+}
+
+static void
+add_row (AdwPreferencesGroup *group,
+         GtkWidget           *row)
+{
+  GPtrArray *rows = g_object_get_data (G_OBJECT (group), "pl-rows");
+  if (!rows)
+    {
+      rows = g_ptr_array_new ();
+      g_object_set_data_full (G_OBJECT (group), "pl-rows", rows,
+                              (GDestroyNotify) g_ptr_array_unref);
+    }
+  g_ptr_array_add (rows, row);
+  adw_preferences_group_add (group, row);
+}
+
 static void
 rebuild (PlPluginsPage *self)
 {
+  stop_staging (self);
   for (guint i = 0; i < self->groups->len; i++)
     adw_preferences_page_remove (self->page, g_ptr_array_index (self->groups, i));
   g_ptr_array_set_size (self->groups, 0);
@@ -229,7 +319,7 @@ rebuild (PlPluginsPage *self)
               adw_preferences_group_set_title (group, pl_slot_title (*slot));
               adw_preferences_group_set_description (group, pl_slot_description (*slot));
             }
-          adw_preferences_group_add (group, plugin_row (self, p));
+          add_row (group, plugin_row (self, p));
           self->n_rows++;
         }
       if (group)
@@ -250,7 +340,7 @@ rebuild (PlPluginsPage *self)
           other = ADW_PREFERENCES_GROUP (adw_preferences_group_new ());
           adw_preferences_group_set_title (other, _("Other"));
         }
-      adw_preferences_group_add (other, plugin_row (self, p));
+      add_row (other, plugin_row (self, p));
       self->n_rows++;
     }
   if (other)
@@ -258,6 +348,7 @@ rebuild (PlPluginsPage *self)
       adw_preferences_page_add (self->page, other);
       g_ptr_array_add (self->groups, other);
     }
+  stage_rows (self);
   gtk_stack_set_visible_child_name (self->stack, "list");
 }
 
@@ -428,6 +519,7 @@ static void
 pl_plugins_page_dispose (GObject *object)
 {
   PlPluginsPage *self = PL_PLUGINS_PAGE (object);
+  stop_staging (self);
   if (self->catalog)
     g_signal_handlers_disconnect_by_data (self->catalog, self);
   g_clear_object (&self->catalog);
@@ -443,6 +535,7 @@ pl_plugins_page_finalize (GObject *object)
 {
   PlPluginsPage *self = PL_PLUGINS_PAGE (object);
   g_ptr_array_unref (self->groups);
+  g_ptr_array_unref (self->hidden_rows);
   g_free (self->cli);
   g_free (self->new_slot);
   g_free (self->new_name);
@@ -465,6 +558,7 @@ static void
 pl_plugins_page_init (PlPluginsPage *self)
 {
   self->groups = g_ptr_array_new ();
+  self->hidden_rows = g_ptr_array_new ();
   gtk_orientable_set_orientation (GTK_ORIENTABLE (gtk_widget_get_layout_manager (GTK_WIDGET (self))),
                                   GTK_ORIENTATION_VERTICAL);
 
