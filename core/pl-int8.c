@@ -311,6 +311,24 @@ forward_mask_avx512 (float *y, uint8_t *in_range, const float *x, size_t len, fl
  * of an array is harmless: it never faults) */
 #define PL_INT8_PREFETCH 512
 
+/* The lanes of in_range [i, i + 16) that are set, within the tail mask t (no
+ * read past in_range [n - 1]) */
+PL_AVX512 static inline __mmask16
+in_range_mask (const uint8_t *in_range, size_t i, size_t n, __mmask16 t)
+{
+  __m128i m8;
+  if (t == 0xffff)
+    m8 = _mm_loadu_si128 ((const __m128i *) (in_range + i));
+  else
+    {
+      uint8_t buf[16] = { 0 };
+      memcpy (buf, in_range + i, n - i);
+      m8 = _mm_loadu_si128 ((const __m128i *) buf);
+    }
+  __m512i m = _mm512_cvtepu8_epi32 (m8);
+  return _mm512_test_epi32_mask (m, m) & t;
+}
+
 PL_AVX512 static void
 backward_mask_avx512 (float *dx, const float *dy, const uint8_t *in_range, size_t n)
 {
@@ -321,17 +339,7 @@ backward_mask_avx512 (float *dx, const float *dy, const uint8_t *in_range, size_
       if (i % 64 == 0)
         __builtin_prefetch (in_range + i + PL_INT8_PREFETCH, 0, 3);
       __mmask16 t = tail_mask (i, n);
-      __m128i m8;
-      if (t == 0xffff)
-        m8 = _mm_loadu_si128 ((const __m128i *) (in_range + i));
-      else
-        {
-          uint8_t buf[16] = { 0 };
-          memcpy (buf, in_range + i, n - i);
-          m8 = _mm_loadu_si128 ((const __m128i *) buf);
-        }
-      __m512i m = _mm512_cvtepu8_epi32 (m8);
-      __mmask16 k = _mm512_test_epi32_mask (m, m) & t;
+      __mmask16 k = in_range_mask (in_range, i, n, t);
       __m512 a = _mm512_maskz_loadu_ps (t, dx + i);
       __m512 b = _mm512_maskz_loadu_ps (t, dy + i);
       /* dx + dy where the mask is set, dx's own bits elsewhere */
@@ -350,17 +358,7 @@ backward_mask_set_avx512 (float *dx, const float *dy, const uint8_t *in_range, s
       if (i % 64 == 0)
         __builtin_prefetch (in_range + i + PL_INT8_PREFETCH, 0, 3);
       __mmask16 t = tail_mask (i, n);
-      __m128i m8;
-      if (t == 0xffff)
-        m8 = _mm_loadu_si128 ((const __m128i *) (in_range + i));
-      else
-        {
-          uint8_t buf[16] = { 0 };
-          memcpy (buf, in_range + i, n - i);
-          m8 = _mm_loadu_si128 ((const __m128i *) buf);
-        }
-      __m512i m = _mm512_cvtepu8_epi32 (m8);
-      __mmask16 k = _mm512_test_epi32_mask (m, m) & t;
+      __mmask16 k = in_range_mask (in_range, i, n, t);
       __m512 b = _mm512_maskz_loadu_ps (t, dy + i);
       /* +0 + dy where the mask is set, +0 elsewhere */
       _mm512_mask_storeu_ps (dx + i, t, _mm512_maskz_add_ps (k, zero, b));

@@ -293,39 +293,37 @@ node_forward (const PlTensor *in, PlTensor *out, int batch, gboolean training,
 
 /* identity where the forward was; the clipped STE where it fake-quantized, from
  * the forward's mask (the same bits as pl_int8_fake_quant_backward () with the
- * forward's input and qparams) */
+ * forward's input and qparams). With set, in->grad is overwritten without being
+ * read (as if it had been zeroed first): the graph asks for that when this node
+ * is the weight gradient's only writer. */
+static void
+node_backward_write (PlTensor *in, const PlTensor *out, int batch, Node *node, gboolean set)
+{
+  if (!in->grad)
+    return;
+  size_t n = pl_tensor_numel (in, batch);
+  if (!node->quantized)
+    {
+      for (size_t i = 0; i < n; i++)
+        in->grad[i] = (set ? 0.0f : in->grad[i]) + out->grad[i];
+      return;
+    }
+  if (set)
+    pl_int8_fake_quant_backward_mask_set (in->grad, out->grad, node->in_range, n);
+  else
+    pl_int8_fake_quant_backward_mask (in->grad, out->grad, node->in_range, n);
+}
+
 static void
 node_backward (PlTensor *in, const PlTensor *out, int batch, gpointer user_data)
 {
-  Node *node = user_data;
-  if (!in->grad)
-    return;
-  size_t n = pl_tensor_numel (in, batch);
-  if (!node->quantized)
-    {
-      for (size_t i = 0; i < n; i++)
-        in->grad[i] += out->grad[i];
-      return;
-    }
-  pl_int8_fake_quant_backward_mask (in->grad, out->grad, node->in_range, n);
+  node_backward_write (in, out, batch, user_data, FALSE);
 }
 
-/* node_backward () on a zeroed gradient, which it overwrites without reading:
- * the graph calls it when this node is the weight gradient's only writer */
 static void
 node_backward_set (PlTensor *in, const PlTensor *out, int batch, gpointer user_data)
 {
-  Node *node = user_data;
-  if (!in->grad)
-    return;
-  size_t n = pl_tensor_numel (in, batch);
-  if (!node->quantized)
-    {
-      for (size_t i = 0; i < n; i++)
-        in->grad[i] = 0.0f + out->grad[i];
-      return;
-    }
-  pl_int8_fake_quant_backward_mask_set (in->grad, out->grad, node->in_range, n);
+  node_backward_write (in, out, batch, user_data, TRUE);
 }
 
 static const PlCustomOp weight_op = { "fake-quant-weight", node_forward, node_backward };
