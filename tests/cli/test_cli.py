@@ -13,14 +13,12 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import case, expect  # noqa: E402 - tests/tap.py, beside this folder
+import tap  # noqa: E402
+
 CLI, SRC = sys.argv[1], sys.argv[2]
 PRESET = os.path.join(SRC, "data", "experiments", "digits-mlp.ini")
-results = []
-
-
-def case(fn):
-    results.append(fn)
-    return fn
 
 
 class Env:
@@ -45,11 +43,6 @@ class Env:
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def show(env, run_id):
@@ -268,23 +261,5 @@ def datasets_and_plugins_listed(env):
     expect(uni and uni[0]["loaded"] and uni[0]["options"][0]["name"] == "gain", plugins)
 
 
-def main():
-    print(f"1..{len(results)}")
-    failed = 0
-    for i, fn in enumerate(results, 1):
-        env = Env()
-        try:
-            fn(env)
-            print(f"ok {i} - {fn.__name__}")
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed += 1
-            print(f"not ok {i} - {fn.__name__}")
-            for line in str(e).splitlines():
-                print(f"# {line}")
-        finally:
-            env.close()
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(tap.main(Env))

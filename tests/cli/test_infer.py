@@ -19,15 +19,13 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import case, expect  # noqa: E402 - tests/tap.py, beside this folder
+import tap  # noqa: E402
+
 CLI, SRC = sys.argv[1], sys.argv[2]
 EXP = os.path.join(SRC, "data", "experiments")
 ROW = 1.0 / 359 + 1e-9
-results = []
-
-
-def case(fn):
-    results.append(fn)
-    return fn
 
 
 class Env:
@@ -51,11 +49,6 @@ class Env:
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def field(out, key):
@@ -196,23 +189,5 @@ def bad_inputs_named(env):
     expect(p.returncode == 2 and "sparse, fp32 or int8" in p.stderr, p.stderr)
 
 
-def main():
-    print(f"1..{len(results)}")
-    failed = 0
-    for i, fn in enumerate(results, 1):
-        env = Env()
-        try:
-            fn(env)
-            print(f"ok {i} - {fn.__name__}")
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed += 1
-            print(f"not ok {i} - {fn.__name__}")
-            for line in str(e).splitlines():
-                print(f"# {line}")
-        finally:
-            env.close()
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(tap.main(Env))

@@ -23,28 +23,16 @@ import tempfile
 import threading
 import time
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import case, expect, note  # noqa: E402 - tests/tap.py, beside this folder
+import tap  # noqa: E402
+
 CLI, SRC = sys.argv[1], sys.argv[2]
 PRESET = os.path.join(SRC, "data", "experiments", "digits-mlp.ini")
 V1_DUMP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs-v1.sql")
 V2_DUMP = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runs-v2.sql")
 SCHEMA_VERSION = 3  # PL_RUN_STORE_SCHEMA_VERSION
 N_KILLS = int(os.environ.get("PARAMLAB_KILLS", "24"))
-results = []
-
-
-def case(fn):
-    results.append(fn)
-    return fn
-
-
-def note(msg):
-    for line in str(msg).splitlines():
-        print(f"# {line}", flush=True)
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 class Env:
@@ -565,27 +553,5 @@ def export_never_overwrites(env):
     expect(leftovers == [], f"temporary files left: {leftovers}")
 
 
-def main():
-    only = os.environ.get("PARAMLAB_CASES")  # comma-separated case names, for debugging
-    if only:
-        results[:] = [fn for fn in results if fn.__name__ in only.split(",")]
-    print(f"1..{len(results)}", flush=True)
-    failed = 0
-    for i, fn in enumerate(results, 1):
-        env = Env()
-        t0 = time.monotonic()
-        try:
-            fn(env)
-            print(f"ok {i} - {fn.__name__} ({time.monotonic() - t0:.1f} s)", flush=True)
-        except Exception as e:  # noqa: BLE001 - every failure is reported as TAP
-            failed += 1
-            print(f"not ok {i} - {fn.__name__}", flush=True)
-            note(f"{type(e).__name__}: {e}")
-            note(f"kept {env.dir}")
-            continue
-        env.close()
-    return 1 if failed else 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(tap.main(Env, keep_failed=True))

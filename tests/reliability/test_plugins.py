@@ -21,8 +21,11 @@ import subprocess
 import sys
 import tempfile
 
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from tap import case, expect  # noqa: E402 - tests/tap.py, beside this folder
+import tap  # noqa: E402
+
 CLI, HOSTILE_DIR, BUILTIN_DIR = (os.path.abspath(a) for a in sys.argv[1:4])
-results = []
 
 EXPERIMENT = """[experiment]
 name = hostile
@@ -39,11 +42,6 @@ batch-size = 64
 [init]
 plugin = hostile
 """
-
-
-def case(fn):
-    results.append(fn)
-    return fn
 
 
 class Env:
@@ -68,11 +66,6 @@ class Env:
 
     def close(self):
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-def expect(cond, msg):
-    if not cond:
-        raise AssertionError(msg)
 
 
 def show(env, run_id):
@@ -233,23 +226,5 @@ def module_path_refused(env):
     expect("a path; expected a plain module name" in (entry[0].get("error") or ""), entry)
 
 
-def main():
-    print(f"1..{len(results)}")
-    failed = 0
-    for i, fn in enumerate(results, 1):
-        env = Env()
-        try:
-            fn(env)
-            print(f"ok {i} - {fn.__name__}")
-        except Exception as e:  # noqa: BLE001 - report and go on
-            failed += 1
-            print(f"not ok {i} - {fn.__name__}")
-            for line in str(e).splitlines():
-                print(f"# {line}")
-        finally:
-            env.close()
-    sys.exit(1 if failed else 0)
-
-
 if __name__ == "__main__":
-    main()
+    sys.exit(tap.main(Env))
